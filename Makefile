@@ -1,0 +1,39 @@
+# `make test` and `make demo` work from a fresh clone with only python3 installed:
+# they create .venv, install lrjax with the extras they need, then run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: test test-all demo lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,dev]'
+	touch $@
+
+$(VENV)/.demo: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[demo]'
+	touch $@
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest
+
+test-all: $(VENV)/.test
+	$(BIN)/python -m pytest -m ''
+
+demo: $(VENV)/.demo
+	$(BIN)/python examples/schedule_gallery.py --out demo_output
+
+lint: $(VENV)/.test
+	$(BIN)/ruff check lrjax tests benchmarks examples
+	$(BIN)/ruff format --check lrjax tests benchmarks examples
+
+format: $(VENV)/.test
+	$(BIN)/ruff format lrjax tests benchmarks examples
+	$(BIN)/ruff check --fix lrjax tests benchmarks examples
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache .hypothesis
