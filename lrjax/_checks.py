@@ -1,0 +1,78 @@
+"""Eager validation of hyperparameters that is skipped for traced values.
+
+A check runs only when the value is known now (a Python number, a NumPy array or a
+concrete JAX array). Inside `jit` or `vmap` the value is a tracer and the check is skipped,
+so validation never breaks tracing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import numpy as np
+
+
+def concrete(x) -> np.ndarray | None:
+    """`x` as a NumPy array when its value is known now, else None."""
+    if x is None or isinstance(x, jax.core.Tracer):
+        return None
+    try:
+        value = np.asarray(x)
+    except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+        return None
+    if value.dtype == object or not np.issubdtype(value.dtype, np.number):
+        return None
+    return value
+
+
+def check(name: str, x, ok: Callable[[np.ndarray], np.ndarray], allowed: str) -> None:
+    """Raise `ValueError` naming `name` when the concrete value of `x` fails `ok`."""
+    value = concrete(x)
+    if value is not None and not np.all(ok(value)):
+        raise ValueError(f"{name} must be {allowed}, got {_show(x)}")
+
+
+def _show(x) -> str:
+    value = np.asarray(x)
+    return repr(value.item()) if value.ndim == 0 else np.array2string(value, threshold=8)
+
+
+def finite(name: str, x) -> None:
+    check(name, x, np.isfinite, "finite")
+
+
+def positive(name: str, x) -> None:
+    check(name, x, lambda v: np.isfinite(v) & (v > 0), "a finite number > 0")
+
+
+def nonnegative(name: str, x) -> None:
+    check(name, x, lambda v: np.isfinite(v) & (v >= 0), "a finite number >= 0")
+
+
+def at_least(name: str, x, low: float) -> None:
+    check(name, x, lambda v: np.isfinite(v) & (v >= low), f"a finite number >= {low}")
+
+
+def between(name: str, x, low: float, high: float, *, open_low=False, open_high=False) -> None:
+    """Check low <= x <= high, with either end open on request."""
+    above = (lambda v: v > low) if open_low else (lambda v: v >= low)
+    below = (lambda v: v < high) if open_high else (lambda v: v <= high)
+    interval = f"{'(' if open_low else '['}{low}, {high}{')' if open_high else ']'}"
+    check(name, x, lambda v: np.isfinite(v) & above(v) & below(v), f"in {interval}")
+
+
+def one_of(name: str, x, options) -> None:
+    if x not in options:
+        raise ValueError(f"{name} must be one of {sorted(options)}, got {x!r}")
+
+
+def nondecreasing(name: str, x) -> None:
+    check(name, x, lambda v: np.all(np.diff(v, axis=-1) >= 0), "sorted in nondecreasing order")
+
+
+def ordered(low_name: str, low, high_name: str, high) -> None:
+    """Check low < high when both are known now."""
+    lo, hi = concrete(low), concrete(high)
+    if lo is not None and hi is not None and not np.all(lo < hi):
+        raise ValueError(f"{low_name} must be < {high_name}, got {_show(low)} and {_show(high)}")

@@ -1,0 +1,206 @@
+"""timm-exact schedules: ``timm.scheduler`` as lrjax schedules.
+
+``Name(base_lr, **kwargs)`` takes the timm scheduler's keyword arguments (without
+``optimizer``, ``t_in_epochs`` and ``initialize``) and returns an lrjax schedule ``s`` with
+``s(t)`` equal to timm's ``_get_lr(t)``: the rate for update (or epoch) t. timm's
+conventions are kept: without ``warmup_prefix`` the warmup overlaps the first cycle and
+ramps to ``base_lr`` (so cosine jumps at ``warmup_t``), while ``TanhLRScheduler`` ramps to
+its own value at ``warmup_t``; ``cycle_limit`` cycles are run, then the rate is ``lr_min``;
+``MultiStepLRScheduler`` applies milestone m at t = m - 1; ``StepLRScheduler`` and
+``MultiStepLRScheduler`` default to ``decay_rate=1`` (no decay) and ``warmup_prefix=True``.
+
+Noise (``noise_range_t``, ``noise_pct``, ``noise_std``) follows timm's law, a normal
+truncated to (-noise_pct, noise_pct) applied as ``lr * (1 + n)``, but is drawn from
+``jax.random.key(noise_seed)`` (or ``key``), not torch's generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from lrjax.schedules import (
+    Schedule,
+    multi_step,
+    noise,
+    polynomial_decay,
+    step_decay,
+    tanh_decay,
+    warm_restarts,
+    warmup,
+)
+
+__all__ = [
+    "CosineLRScheduler",
+    "MultiStepLRScheduler",
+    "PolyLRScheduler",
+    "StepLRScheduler",
+    "TanhLRScheduler",
+]
+
+NoiseRange = int | Sequence[int] | None
+
+
+def _finish(
+    main: Schedule,
+    base_lr: ArrayLike,
+    warmup_t: ArrayLike,
+    warmup_lr_init: ArrayLike,
+    warmup_prefix: bool,
+    target: ArrayLike | None,
+    noise_range_t: NoiseRange,
+    noise_pct: ArrayLike,
+    noise_std: ArrayLike,
+    noise_seed: int,
+    key: jax.Array | None,
+) -> Schedule:
+    """timm's shared machinery: the linear warmup, then the noise."""
+    s = warmup(main, warmup_t, init=warmup_lr_init, target=target, shift=warmup_prefix)
+    if noise_range_t is None:
+        return s
+    if isinstance(noise_range_t, (list, tuple)):
+        start, stop = noise_range_t
+    else:
+        start, stop = noise_range_t, None
+    key = jax.random.key(noise_seed) if key is None else key
+    return noise(s, key, noise_pct, noise_std, start, stop, kind="normal")
+
+
+def _cycles(
+    base_lr, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, k_decay=1.0, shape=None
+):
+    return warm_restarts(
+        base_lr,
+        t_initial,
+        cycle_mul,
+        final=lr_min,
+        decay=cycle_decay,
+        cycles=cycle_limit,
+        k_decay=k_decay,
+        shape=shape,
+    )
+
+
+def CosineLRScheduler(
+    base_lr: ArrayLike,
+    t_initial: ArrayLike,
+    lr_min: ArrayLike = 0.0,
+    cycle_mul: ArrayLike = 1.0,
+    cycle_decay: ArrayLike = 1.0,
+    cycle_limit: ArrayLike = 1,
+    warmup_t: ArrayLike = 0,
+    warmup_lr_init: ArrayLike = 0.0,
+    warmup_prefix: bool = False,
+    noise_range_t: NoiseRange = None,
+    noise_pct: ArrayLike = 0.67,
+    noise_std: ArrayLike = 1.0,
+    noise_seed: int = 42,
+    k_decay: ArrayLike = 1.0,
+    key: jax.Array | None = None,
+) -> Schedule:
+    """lr_min + (base * cycle_decay**i - lr_min) * (1 + cos(pi * t_cur**k / t_i**k)) / 2."""
+    main = _cycles(base_lr, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, k_decay)
+    return _finish(
+        main, base_lr, warmup_t, warmup_lr_init, warmup_prefix, base_lr,
+        noise_range_t, noise_pct, noise_std, noise_seed, key,
+    )  # fmt: skip
+
+
+def TanhLRScheduler(
+    base_lr: ArrayLike,
+    t_initial: ArrayLike,
+    lb: ArrayLike = -7.0,
+    ub: ArrayLike = 3.0,
+    lr_min: ArrayLike = 0.0,
+    cycle_mul: ArrayLike = 1.0,
+    cycle_decay: ArrayLike = 1.0,
+    cycle_limit: ArrayLike = 1,
+    warmup_t: ArrayLike = 0,
+    warmup_lr_init: ArrayLike = 0.0,
+    warmup_prefix: bool = False,
+    noise_range_t: NoiseRange = None,
+    noise_pct: ArrayLike = 0.67,
+    noise_std: ArrayLike = 1.0,
+    noise_seed: int = 42,
+    key: jax.Array | None = None,
+) -> Schedule:
+    """lr_min + (base * cycle_decay**i - lr_min) * (1 - tanh(lb * (1 - x) + ub * x)) / 2,
+    x = t_cur / t_i. Without ``warmup_prefix`` the warmup ramps to the value at ``warmup_t``."""
+    shape = tanh_decay(1.0, 1, 0.0, lb, ub)
+    main = _cycles(base_lr, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, shape=shape)
+    return _finish(
+        main, base_lr, warmup_t, warmup_lr_init, warmup_prefix,
+        base_lr if warmup_prefix else None,
+        noise_range_t, noise_pct, noise_std, noise_seed, key,
+    )  # fmt: skip
+
+
+def PolyLRScheduler(
+    base_lr: ArrayLike,
+    t_initial: ArrayLike,
+    power: ArrayLike = 0.5,
+    lr_min: ArrayLike = 0.0,
+    cycle_mul: ArrayLike = 1.0,
+    cycle_decay: ArrayLike = 1.0,
+    cycle_limit: ArrayLike = 1,
+    warmup_t: ArrayLike = 0,
+    warmup_lr_init: ArrayLike = 0.0,
+    warmup_prefix: bool = False,
+    noise_range_t: NoiseRange = None,
+    noise_pct: ArrayLike = 0.67,
+    noise_std: ArrayLike = 1.0,
+    noise_seed: int = 42,
+    k_decay: ArrayLike = 1.0,
+    key: jax.Array | None = None,
+) -> Schedule:
+    """lr_min + (base * cycle_decay**i - lr_min) * (1 - t_cur**k / t_i**k) ** power."""
+    shape = polynomial_decay(1.0, 0.0, 1, power)
+    main = _cycles(base_lr, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, k_decay, shape)
+    return _finish(
+        main, base_lr, warmup_t, warmup_lr_init, warmup_prefix, base_lr,
+        noise_range_t, noise_pct, noise_std, noise_seed, key,
+    )  # fmt: skip
+
+
+def StepLRScheduler(
+    base_lr: ArrayLike,
+    decay_t: ArrayLike,
+    decay_rate: ArrayLike = 1.0,
+    warmup_t: ArrayLike = 0,
+    warmup_lr_init: ArrayLike = 0.0,
+    warmup_prefix: bool = True,
+    noise_range_t: NoiseRange = None,
+    noise_pct: ArrayLike = 0.67,
+    noise_std: ArrayLike = 1.0,
+    noise_seed: int = 42,
+    key: jax.Array | None = None,
+) -> Schedule:
+    """base * decay_rate ** (t // decay_t) (after the warmup when ``warmup_prefix``)."""
+    return _finish(
+        step_decay(base_lr, decay_rate, decay_t), base_lr, warmup_t, warmup_lr_init,
+        warmup_prefix, base_lr, noise_range_t, noise_pct, noise_std, noise_seed, key,
+    )  # fmt: skip
+
+
+def MultiStepLRScheduler(
+    base_lr: ArrayLike,
+    decay_t: ArrayLike,
+    decay_rate: ArrayLike = 1.0,
+    warmup_t: ArrayLike = 0,
+    warmup_lr_init: ArrayLike = 0.0,
+    warmup_prefix: bool = True,
+    noise_range_t: NoiseRange = None,
+    noise_pct: ArrayLike = 0.67,
+    noise_std: ArrayLike = 1.0,
+    noise_seed: int = 42,
+    key: jax.Array | None = None,
+) -> Schedule:
+    """base * decay_rate ** #{m in decay_t : m <= t + 1}: milestone m applies at t = m - 1."""
+    milestones = jnp.maximum(jnp.asarray(decay_t) - 1, 0)
+    return _finish(
+        multi_step(base_lr, milestones, decay_rate), base_lr, warmup_t, warmup_lr_init,
+        warmup_prefix, base_lr, noise_range_t, noise_pct, noise_std, noise_seed, key,
+    )  # fmt: skip

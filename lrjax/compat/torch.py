@@ -1,0 +1,356 @@
+"""PyTorch-exact schedules: ``torch.optim.lr_scheduler`` as lrjax schedules.
+
+``Name(base_lr, **kwargs)`` takes the torch scheduler's keyword arguments (without
+``optimizer``, ``last_epoch`` and ``verbose``) and returns an lrjax schedule ``s`` with
+``s(k)`` equal to the learning rate torch uses for the k-th optimizer update (0-based), in
+the usual loop ``opt.step(); sched.step()``. ``base_lr`` is the optimizer's ``lr``.
+Everything stays traceable: a ``step_size`` or ``T_0`` passed as a traced array works
+under `jax.vmap`.
+
+Torch's behaviour is kept where it surprises, and documented on each constructor:
+``CosineAnnealingLR`` rises again after ``T_max``; ``SequentialLR`` restarts each child
+from the original base rate except ``MultiplicativeLR`` children, which continue from the
+current rate; ``ChainedScheduler`` applies each child's recursive update in turn, which is a
+product only for multiplicative children; ``CyclicLR`` and ``OneCycleLR`` ignore the
+optimizer's rate and expose the momentum (or Adam beta1) they impose as ``.momentum``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.typing import ArrayLike
+
+from lrjax import _checks
+from lrjax.schedules import (
+    Schedule,
+    cosine_decay,
+    cyclic,
+    exponential_decay,
+    from_fn,
+    join,
+    linear,
+    multi_step,
+    multiplicative,
+    one_cycle,
+    piecewise_constant,
+    polynomial_decay,
+    scale,
+    static,
+    step_decay,
+    warm_restarts,
+)
+
+__all__ = [
+    "ChainedScheduler",
+    "ConstantLR",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "ExponentialLR",
+    "LambdaLR",
+    "LinearLR",
+    "MultiStepLR",
+    "MultiplicativeLR",
+    "OneCycleLR",
+    "PolynomialLR",
+    "SequentialLR",
+    "StepLR",
+]
+
+
+def LambdaLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
+    """lr_k = base_lr * lr_lambda(k). ``lr_lambda`` must be jax-traceable (use ``jnp.where``
+    for branches)."""
+    return scale(from_fn(lr_lambda), base_lr)
+
+
+def MultiplicativeLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
+    """lr_k = base_lr * lr_lambda(1) * ... * lr_lambda(k); ``lr_lambda(0)`` is never called.
+
+    Evaluation costs O(k) (torch's recursion has no closed form).
+    """
+    return multiplicative(base_lr, lr_lambda)
+
+
+def StepLR(base_lr: ArrayLike, step_size: ArrayLike, gamma: ArrayLike = 0.1) -> Schedule:
+    """lr_k = base_lr * gamma ** (k // step_size)."""
+    return step_decay(base_lr, gamma, step_size)
+
+
+def MultiStepLR(base_lr: ArrayLike, milestones: ArrayLike, gamma: ArrayLike = 0.1) -> Schedule:
+    """lr_k = base_lr * gamma ** #{m in milestones : m <= k}; repeated milestones count twice."""
+    return multi_step(base_lr, milestones, gamma)
+
+
+def ConstantLR(
+    base_lr: ArrayLike, factor: ArrayLike = 1.0 / 3, total_iters: ArrayLike = 5
+) -> Schedule:
+    """lr_k = base_lr * factor for k < total_iters, then base_lr; factor in [0, 1]."""
+    _checks.between("factor", factor, 0.0, 1.0)
+    return piecewise_constant(jnp.stack([jnp.asarray(total_iters)]), [base_lr * factor, base_lr])
+
+
+def LinearLR(
+    base_lr: ArrayLike,
+    start_factor: ArrayLike = 1.0 / 3,
+    end_factor: ArrayLike = 1.0,
+    total_iters: ArrayLike = 5,
+) -> Schedule:
+    """lr_k = base_lr * (s + (e - s) * min(k, total_iters) / total_iters).
+
+    Torch requires start_factor in (0, 1] and end_factor in [0, 1], so it cannot warm up
+    above ``base_lr``.
+    """
+    _checks.between("start_factor", start_factor, 0.0, 1.0, open_low=True)
+    _checks.between("end_factor", end_factor, 0.0, 1.0)
+    return linear(base_lr * start_factor, base_lr * end_factor, total_iters)
+
+
+def ExponentialLR(base_lr: ArrayLike, gamma: ArrayLike) -> Schedule:
+    """lr_k = base_lr * gamma ** k (unbounded)."""
+    return exponential_decay(base_lr, gamma)
+
+
+def PolynomialLR(
+    base_lr: ArrayLike, total_iters: ArrayLike = 5, power: ArrayLike = 1.0
+) -> Schedule:
+    """lr_k = base_lr * (1 - min(k, total_iters) / total_iters) ** power; 0 from total_iters on."""
+    return polynomial_decay(base_lr, 0.0, total_iters, power)
+
+
+def CosineAnnealingLR(base_lr: ArrayLike, T_max: ArrayLike, eta_min: ArrayLike = 0.0) -> Schedule:
+    """lr_k = eta_min + (base_lr - eta_min) * (1 + cos(pi * k / T_max)) / 2 for every k.
+
+    Torch does not clamp at T_max: the rate climbs back to ``base_lr`` at 2 * T_max and keeps
+    oscillating. Use `lrjax.schedules.cosine_decay` for the clamped schedule.
+    """
+    return cosine_decay(base_lr, T_max, final=eta_min, periodic=True)
+
+
+def CosineAnnealingWarmRestarts(
+    base_lr: ArrayLike, T_0: ArrayLike, T_mult: ArrayLike = 1, eta_min: ArrayLike = 0.0
+) -> Schedule:
+    """SGDR with cycles T_0, T_0 * T_mult, ...; the rate restarts at ``base_lr`` exactly at
+    each cycle boundary (exact integer arithmetic, as torch's sequential stepping)."""
+    return warm_restarts(base_lr, T_0, T_mult, final=eta_min)
+
+
+def CyclicLR(
+    base_lr: ArrayLike,
+    max_lr: ArrayLike,
+    step_size_up: ArrayLike = 2000,
+    step_size_down: ArrayLike | None = None,
+    mode: str = "triangular",
+    gamma: ArrayLike = 1.0,
+    scale_fn: Callable[[jax.Array], jax.Array] | None = None,
+    scale_mode: str = "cycle",
+    cycle_momentum: bool = True,
+    base_momentum: ArrayLike = 0.8,
+    max_momentum: ArrayLike = 0.9,
+) -> cyclic:
+    """Torch ``CyclicLR``. Here ``base_lr`` is the scheduler's own ``base_lr`` argument (the
+    bottom of the cycle), which is what torch writes over the optimizer's rate.
+
+    ``.momentum`` is the momentum (SGD, RMSprop) or beta1 (Adam family) sequence torch
+    imposes, from ``max_momentum`` down to ``base_momentum``; None when
+    ``cycle_momentum=False`` (torch then leaves the optimizer's momentum alone).
+    """
+    if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+        raise ValueError(f"mode must be triangular, triangular2 or exp_range, got {mode!r}")
+    return cyclic(
+        base_lr,
+        max_lr,
+        step_size_up,
+        step_size_down,
+        gamma=gamma,
+        base_momentum=base_momentum,
+        max_momentum=max_momentum,
+        mode=mode if scale_fn is None else "triangular",
+        scale_fn=scale_fn,
+        scale_mode=scale_mode,
+        cycle_momentum=cycle_momentum,
+    )
+
+
+def OneCycleLR(
+    base_lr: ArrayLike,
+    max_lr: ArrayLike,
+    total_steps: ArrayLike | None = None,
+    epochs: ArrayLike | None = None,
+    steps_per_epoch: ArrayLike | None = None,
+    pct_start: ArrayLike = 0.3,
+    anneal_strategy: str = "cos",
+    cycle_momentum: bool = True,
+    base_momentum: ArrayLike = 0.85,
+    max_momentum: ArrayLike = 0.95,
+    div_factor: ArrayLike = 25.0,
+    final_div_factor: ArrayLike = 1e4,
+    three_phase: bool = False,
+) -> one_cycle:
+    """Torch ``OneCycleLR``; ``base_lr`` (the optimizer's rate) is ignored, as in torch.
+
+    The rate starts at ``max_lr / div_factor``, peaks at step ``pct_start * total_steps - 1``
+    and reaches ``max_lr / div_factor / final_div_factor`` at ``total_steps - 1``; torch raises
+    past ``total_steps`` and lrjax holds the final value. ``.momentum`` is the momentum or
+    beta1 sequence (None when ``cycle_momentum=False``).
+    """
+    del base_lr
+    if total_steps is None:
+        if epochs is None or steps_per_epoch is None:
+            raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
+        _checks.positive("epochs", epochs)
+        _checks.positive("steps_per_epoch", steps_per_epoch)
+        total_steps = epochs * steps_per_epoch
+    if anneal_strategy not in ("cos", "linear"):
+        raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
+    return one_cycle(
+        max_lr,
+        total_steps,
+        pct_start,
+        div_factor,
+        final_div_factor,
+        base_momentum,
+        max_momentum,
+        anneal="cosine" if anneal_strategy == "cos" else "linear",
+        three_phase=three_phase,
+        cycle_momentum=cycle_momentum,
+    )
+
+
+class _continued_product(Schedule):
+    """previous(at) * factor(0) * factor(1) * ... * factor(k): a ``MultiplicativeLR`` that a
+    ``SequentialLR`` switched to, which continues from the rate in effect (torch calls its
+    ``get_lr`` at epoch 0 with the current rate, so even ``factor(0)`` applies)."""
+
+    previous: Schedule
+    at: ArrayLike
+    factor: Callable[[jax.Array], jax.Array] = static()
+
+    def _value(self, step, dtype):
+        first = self.previous(self.at).astype(dtype)
+
+        def one(k):
+            body = lambda j, acc: acc * jnp.asarray(self.factor(j), dtype)  # noqa: E731
+            return lax.fori_loop(0, k + 1, body, first)
+
+        return jax.vmap(one)(jnp.ravel(step).astype(jnp.int32)).reshape(step.shape)
+
+
+def SequentialLR(
+    base_lr: ArrayLike, schedulers: Sequence[Schedule], milestones: ArrayLike
+) -> Schedule:
+    """Child i runs for milestones[i-1] <= k < milestones[i] and sees ``k - milestones[i-1]``.
+
+    Every child uses the original ``base_lr``, not the rate the previous child ended on,
+    except a `MultiplicativeLR` child: torch has no closed form for it, so at its
+    milestone it multiplies the current rate by ``lr_lambda(0)`` and continues from there.
+    """
+    del base_lr  # each child carries it
+    milestones = jnp.asarray(milestones)
+    children = list(schedulers)
+    for i in range(1, len(children)):
+        if isinstance(children[i], multiplicative):
+            so_far = join(children[:i], milestones[: i - 1])
+            children[i] = _continued_product(so_far, milestones[i - 1] - 1, children[i].factor)
+    return join(children, milestones)
+
+
+# How ChainedScheduler treats a child, from torch's recursive get_lr():
+#   "ratio": lr <- eta + (lr - eta) * (c(k) - eta) / (c(k-1) - eta), with c the child's
+#            closed form and eta its affine offset (CosineAnnealingLR's eta_min, else 0);
+#   "factor": lr <- lr * lr_lambda(k) (MultiplicativeLR);
+#   "absolute": lr <- c(k) (children whose get_lr ignores the current rate).
+_RATIO_TYPES = (step_decay, multi_step, piecewise_constant, linear, exponential_decay)
+
+
+def _chain_kind(s: Schedule) -> str:
+    if isinstance(s, multiplicative):
+        return "factor"
+    if isinstance(s, (*_RATIO_TYPES, cosine_decay)) or (
+        isinstance(s, polynomial_decay) and not s.cycle
+    ):
+        return "ratio"
+    return "absolute"
+
+
+class _chained(Schedule):
+    base: ArrayLike
+    schedulers: tuple[Schedule, ...]
+    kinds: tuple[str, ...] = static()
+
+    def _apply(self, s, kind, lr, k, dtype):
+        """One child's update of the current rate at step k (k = 0: its constructor's)."""
+        if kind == "absolute":
+            return s(k).astype(dtype)
+        if kind == "factor":
+            return jnp.where(k > 0, lr * jnp.asarray(s.factor(k), dtype), lr)
+        if isinstance(s, cosine_decay):
+            # CosineAnnealingLR.get_lr: affine in lr, additive when leaving its floor.
+            t = jnp.asarray(s.decay_steps, dtype)
+            eta = jnp.asarray(s.final, dtype)
+            now, before = 1 + jnp.cos(jnp.pi * k / t), 1 + jnp.cos(jnp.pi * (k - 1) / t)
+            floor_exit = jnp.remainder(k - 1 - t, 2 * t) == 0
+            rise = lr + (s.peak - eta) * (1 - jnp.cos(jnp.pi / t)) / 2
+            step = now / jnp.where(floor_exit, 1, before) * (lr - eta) + eta
+            return jnp.where(k > 0, jnp.where(floor_exit, rise, step), lr)
+        now = s(k).astype(dtype)
+        before = jnp.where(k > 0, s(k - 1).astype(dtype), jnp.asarray(self.base, dtype))
+        return lr * jnp.where(before != 0, now / jnp.where(before != 0, before, 1), 1)
+
+    def _apply_all(self, children, lr, k, dtype):
+        for s, kind in children:
+            lr = self._apply(s, kind, lr, k, dtype)
+        return lr
+
+    def _value(self, step, dtype):
+        children = list(zip(self.schedulers, self.kinds, strict=True))
+        base = jnp.asarray(self.base, dtype)
+        if "absolute" in self.kinds:
+            # Every step overwrites the rate at the last absolute child; only the
+            # children after it act on that value, once.
+            last = len(self.kinds) - 1 - self.kinds[::-1].index("absolute")
+            return self._apply_all(children[last:], base, step, dtype)
+        if all(_eta_is_zero(s) for s, kind in children if kind == "ratio"):
+            lr = jnp.broadcast_to(base, step.shape)
+            for s, kind in children:
+                if kind == "factor":
+                    lr = lr * multiplicative(1.0, s.factor)(step).astype(dtype)
+                else:
+                    safe = jnp.where(base != 0, base, 1)
+                    lr = lr * jnp.where(base != 0, s(step).astype(dtype) / safe, 1)
+            return lr
+
+        def one(k):
+            lr0 = self._apply_all(children, base, jnp.zeros((), k.dtype), dtype)
+            return lax.fori_loop(
+                1, k + 1, lambda j, lr: self._apply_all(children, lr, j, dtype), lr0
+            )
+
+        return jax.vmap(one)(jnp.ravel(step).astype(jnp.int32)).reshape(step.shape)
+
+
+def _eta_is_zero(s: Schedule) -> bool:
+    if not isinstance(s, cosine_decay):
+        return True
+    eta = _checks.concrete(s.final)
+    return eta is not None and bool(jnp.all(eta == 0))
+
+
+def ChainedScheduler(base_lr: ArrayLike, schedulers: Sequence[Schedule]) -> Schedule:
+    """Apply every child's own step rule to the current rate, in list order, at each step.
+
+    For multiplicative children (StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR,
+    PolynomialLR, MultiplicativeLR) this is ``base_lr * prod_i factor_i(k)``. A
+    ``CosineAnnealingLR`` with ``eta_min != 0`` is affine in the current rate, so a chain
+    holding one is evaluated by replaying the recursion (O(k) per evaluation). A child whose
+    rule ignores the current rate (LambdaLR, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts)
+    overwrites it at every step; only the children after it then apply.
+    """
+    schedulers = tuple(schedulers)
+    if not schedulers:
+        raise ValueError("ChainedScheduler expects at least one scheduler, got none")
+    return _chained(base_lr, schedulers, tuple(_chain_kind(s) for s in schedulers))

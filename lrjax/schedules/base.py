@@ -1,0 +1,130 @@
+"""The `Schedule` base class: an immutable pytree of hyperparameters, callable on a step."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+from typing_extensions import dataclass_transform
+
+
+def static(default: Any = dataclasses.MISSING) -> Any:
+    """A field that is part of the pytree structure (a mode string, a flag, a callable).
+
+    Static fields are compared and hashed by `jit`, so changing one recompiles; numeric
+    hyperparameters are ordinary fields (pytree leaves) and never do.
+    """
+    return dataclasses.field(default=default, metadata={"static": True})
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, static))
+class Schedule:
+    """A learning-rate schedule: ``schedule(step) -> value``, elementwise in the step.
+
+    Subclasses are frozen dataclasses registered as pytrees. Their ordinary fields are the
+    leaves, so any numeric hyperparameter may be a traced array: a schedule can be built
+    inside `jax.vmap`, passed into `jax.jit` without recompiling for new values, and used as
+    an `optax.Schedule`. Fields declared with `static()` are part of the tree structure.
+
+    Conventions shared by every schedule:
+
+    * ``step`` is the number of updates already applied (0 on the first update, as optax's
+      counters). Negative steps are treated as 0.
+    * The result has the floating dtype of the float hyperparameters (float64 under
+      ``jax_enable_x64`` when they are Python floats or float64 arrays, else float32).
+      Arithmetic runs in at least float32 even for bfloat16 hyperparameters.
+    * Validation runs when the schedule is built from concrete values and raises
+      `ValueError` naming the argument; it is skipped for traced values, and unflattening a
+      pytree never re-validates.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(frozen=True, eq=False)(cls)
+        fields = dataclasses.fields(cls)
+        data = tuple(f.name for f in fields if not f.metadata.get("static"))
+        meta = tuple(f.name for f in fields if f.metadata.get("static"))
+
+        def flatten_with_keys(s):
+            children = [(jax.tree_util.GetAttrKey(n), getattr(s, n)) for n in data]
+            return children, tuple(getattr(s, n) for n in meta)
+
+        def flatten(s):
+            return [getattr(s, n) for n in data], tuple(getattr(s, n) for n in meta)
+
+        def unflatten(aux, children):
+            # Bypass __init__: unflattening (jit, vmap, tree_map with placeholder leaves)
+            # must neither validate nor convert.
+            s = object.__new__(cls)
+            for name, value in zip(data, children, strict=True):
+                object.__setattr__(s, name, value)
+            for name, value in zip(meta, aux, strict=True):
+                object.__setattr__(s, name, value)
+            return s
+
+        jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+
+    def __call__(self, step: ArrayLike) -> jax.Array:
+        step = jnp.maximum(jnp.asarray(step), 0)
+        dtype = self.dtype
+        value = self._value(step, jnp.promote_types(dtype, jnp.float32))
+        return jnp.asarray(value, dtype)
+
+    def _value(self, step: jax.Array, dtype: Any) -> jax.Array:
+        """The formula; `step` is non-negative, `dtype` the float type to compute in."""
+        raise NotImplementedError
+
+    @property
+    def dtype(self) -> jnp.dtype:
+        """The floating dtype of the values: that of the float hyperparameters."""
+        floats = [
+            x
+            for x in jax.tree.leaves(self)
+            if isinstance(x, float)
+            or (hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating))
+        ]
+        return jnp.result_type(float, *floats)
+
+    def replace(self, **changes: Any) -> Schedule:
+        """A copy with some fields changed (validated like a new schedule)."""
+        return dataclasses.replace(self, **changes)
+
+
+def as_array(x: ArrayLike) -> jax.Array:
+    """Convert a list or tuple hyperparameter (boundaries, values) to an array."""
+    return jnp.asarray(x) if isinstance(x, (list, tuple)) else x
+
+
+def ratio(num: ArrayLike, den: ArrayLike, dtype: Any) -> jax.Array:
+    """num / den in `dtype`, defined as 1 when den == 0 so that unselected branches stay finite."""
+    num = jnp.asarray(num, dtype)
+    den = jnp.asarray(den, dtype)
+    safe = jnp.where(den == 0, 1, den)
+    return jnp.where(den == 0, 1, num / safe)
+
+
+ANNEAL_SHAPES = ("linear", "cosine", "exponential", "1-sqrt")
+
+
+def anneal(start: ArrayLike, end: ArrayLike, pct: jax.Array, shape: str) -> jax.Array:
+    """Move from `start` (pct = 0) to `end` (pct = 1) along a named curve.
+
+    * ``linear``: start + (end - start) * pct
+    * ``cosine``: end + (start - end) * (1 + cos(pi * pct)) / 2 (Loshchilov & Hutter 2017)
+    * ``exponential``: start * (end / start) ** pct, a straight line in log space;
+      it needs start > 0 (a zero start stays at 0)
+    * ``1-sqrt``: end + (start - end) * (1 - sqrt(pct)) (Hägele et al. 2024, the WSD cool-down)
+    """
+    if shape == "linear":
+        return start + (end - start) * pct
+    if shape == "cosine":
+        return end + (start - end) * 0.5 * (1 + jnp.cos(jnp.pi * pct))
+    if shape == "exponential":
+        safe = jnp.where(start == 0, 1, start)
+        return jnp.where(start == 0, 0, safe * (end / safe) ** pct)
+    if shape == "1-sqrt":
+        return end + (start - end) * (1 - jnp.sqrt(pct))
+    raise ValueError(f"shape must be one of {ANNEAL_SHAPES}, got {shape!r}")

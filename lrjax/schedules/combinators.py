@@ -1,0 +1,220 @@
+"""Schedules built from schedules: warmup, join, clip, scale, product, switch, and
+schedules from user functions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.typing import ArrayLike
+
+from lrjax import _checks
+from lrjax.schedules.base import Schedule, anneal, as_array, static
+
+
+class warmup(Schedule):
+    """Ramp from ``init`` to ``target`` over ``steps``, then follow ``schedule``.
+
+    * k < W: ``anneal(init, target, k / W, shape)`` with shape ``linear``, ``cosine`` or
+      ``exponential`` (geometric, needs init > 0).
+    * k >= W: ``schedule(k - W)`` when ``shift`` (the schedule starts after the warmup),
+      ``schedule(k)`` otherwise (the warmup overlaps the schedule's first W steps).
+
+    The default ``target`` is where the schedule takes over, ``schedule(0)`` or
+    ``schedule(W)``, so the joined curve is continuous; pass ``target`` to ramp to another
+    value (timm ramps to the base rate even when that leaves a jump). Sources: Goyal et al.
+    2017 (gradual warmup); timm ``warmup_t``/``warmup_prefix``; Keras ``CosineDecay``'s
+    ``warmup_target``.
+    """
+
+    schedule: Schedule
+    steps: ArrayLike
+    init: ArrayLike = 0.0
+    target: ArrayLike | None = None
+    shape: str = static("linear")
+    shift: bool = static(True)
+
+    def __post_init__(self):
+        _checks.nonnegative("steps", self.steps)
+        _checks.finite("init", self.init)
+        _checks.finite("target", self.target)
+        _checks.one_of("shape", self.shape, ("linear", "cosine", "exponential"))
+        if self.shape == "exponential":
+            _checks.positive("init", self.init)
+
+    def _value(self, step, dtype):
+        w = jnp.asarray(self.steps, dtype)
+        target = self.target
+        if target is None:
+            target = self.schedule(self.steps if not self.shift else 0)
+        ramp = anneal(self.init, target, step.astype(dtype) / jnp.where(w > 0, w, 1), self.shape)
+        after = self.schedule(step - self.steps if self.shift else step)
+        return jnp.where(step < self.steps, ramp, after)
+
+
+class join(Schedule):
+    """Follow ``schedules[i]`` for ``boundaries[i-1] <= k < boundaries[i]``.
+
+    Child i sees ``k - boundaries[i-1]`` when it restarts at its boundary (``restart``, the
+    default, as PyTorch ``SequentialLR`` and optax ``join_schedules``), or the global step
+    ``k`` when it continues. ``restart`` is one flag for all children or one per child.
+    Boundaries are an array and may be traced.
+    """
+
+    schedules: Sequence[Schedule]
+    boundaries: ArrayLike
+    restart: bool | tuple[bool, ...] = static(True)
+
+    def __post_init__(self):
+        object.__setattr__(self, "schedules", tuple(self.schedules))
+        object.__setattr__(self, "boundaries", as_array(self.boundaries))
+        n = len(self.schedules)
+        if jnp.shape(self.boundaries)[-1:] != (n - 1,):
+            raise ValueError(
+                f"boundaries must have len(schedules) - 1 = {n - 1} entries, "
+                f"got shape {jnp.shape(self.boundaries)}"
+            )
+        restart = self.restart
+        restart = (restart,) * n if isinstance(restart, bool) else tuple(map(bool, restart))
+        if len(restart) != n:
+            raise ValueError(f"restart must be a bool or {n} bools, got {self.restart!r}")
+        object.__setattr__(self, "restart", restart)
+        _checks.nonnegative("boundaries", self.boundaries)
+        _checks.nondecreasing("boundaries", self.boundaries)
+
+    def _value(self, step, dtype):
+        starts = [0, *(self.boundaries[..., i] for i in range(len(self.schedules) - 1))]
+        values = [
+            s(step - start if again else step).astype(dtype)
+            for s, start, again in zip(self.schedules, starts, self.restart, strict=True)
+        ]
+        index = jnp.sum(step[..., None] >= jnp.atleast_1d(self.boundaries), axis=-1)
+        if len(values) == 1:
+            return values[0]
+        return jnp.select([index == i for i in range(len(values))], values)
+
+
+class clip(Schedule):
+    """lr(k) = min(max(schedule(k), floor), ceiling); either bound may be None.
+
+    Example, bounded exponential decay: ``clip(exponential_decay(init, 1 - gamma),
+    min_lr, max_lr)`` gives ``max(min(init * (1 - gamma) ** k, max_lr), min_lr)``.
+    """
+
+    schedule: Schedule
+    floor: ArrayLike | None = None
+    ceiling: ArrayLike | None = None
+
+    def __post_init__(self):
+        _checks.finite("floor", self.floor)
+        _checks.finite("ceiling", self.ceiling)
+        if self.floor is not None and self.ceiling is not None:
+            lo, hi = _checks.concrete(self.floor), _checks.concrete(self.ceiling)
+            if lo is not None and hi is not None and not lo <= hi:
+                raise ValueError(f"floor must be <= ceiling, got {lo} and {hi}")
+
+    def _value(self, step, dtype):
+        value = self.schedule(step).astype(dtype)
+        if self.ceiling is not None:
+            value = jnp.minimum(value, self.ceiling)
+        if self.floor is not None:
+            value = jnp.maximum(value, self.floor)
+        return value
+
+
+class scale(Schedule):
+    """lr(k) = factor * schedule(k)."""
+
+    schedule: Schedule
+    factor: ArrayLike
+
+    def __post_init__(self):
+        _checks.finite("factor", self.factor)
+
+    def _value(self, step, dtype):
+        return self.factor * self.schedule(step).astype(dtype)
+
+
+class product(Schedule):
+    """lr(k) = schedules[0](k) * schedules[1](k) * ...
+
+    Useful for a multiplier schedule on top of a base schedule (PyTorch ``ChainedScheduler``
+    of multiplicative schedulers).
+    """
+
+    schedules: Sequence[Schedule]
+
+    def __post_init__(self):
+        object.__setattr__(self, "schedules", tuple(self.schedules))
+        if not self.schedules:
+            raise ValueError("product needs at least one schedule, got none")
+
+    def _value(self, step, dtype):
+        out = self.schedules[0](step).astype(dtype)
+        for s in self.schedules[1:]:
+            out = out * s(step).astype(dtype)
+        return out
+
+
+class switch(Schedule):
+    """lr(k) = schedules[index](k), with ``index`` an integer that may be traced.
+
+    One vmapped program can then sweep across schedule families: vmap over ``index``
+    (and each family's hyperparameters) and every member follows its own family. The index
+    is clipped to the valid range.
+    """
+
+    index: ArrayLike
+    schedules: Sequence[Schedule]
+
+    def __post_init__(self):
+        object.__setattr__(self, "schedules", tuple(self.schedules))
+        if not self.schedules:
+            raise ValueError("switch needs at least one schedule, got none")
+        _checks.between("index", self.index, 0, len(self.schedules) - 1)
+
+    def _value(self, step, dtype):
+        branches = [lambda k, s=s: s(k).astype(dtype) for s in self.schedules]
+        index = jnp.clip(jnp.asarray(self.index, jnp.int32), 0, len(branches) - 1)
+        return lax.switch(index, branches, step)
+
+
+class from_fn(Schedule):
+    """lr(k) = fn(k, **params) for a jax-traceable ``fn``.
+
+    ``fn`` is static (part of the tree structure: pass the same function object to avoid
+    recompiling); ``params`` are leaves and may be traced. PyTorch ``LambdaLR`` is
+    ``scale(from_fn(lr_lambda), base_lr)``.
+    """
+
+    fn: Callable[..., jax.Array] = static()
+    params: dict[str, Any] | None = None
+
+    def _value(self, step, dtype):
+        return jnp.asarray(self.fn(step, **(self.params or {})), dtype)
+
+
+class multiplicative(Schedule):
+    """lr(k) = init * factor(1) * factor(2) * ... * factor(k), for a jax-traceable ``factor``.
+
+    PyTorch ``MultiplicativeLR``: the first factor applies at k = 1, and ``factor(0)`` is
+    never used. The product is accumulated left to right as PyTorch does, in a loop of k
+    iterations, so evaluation costs O(k); prefer a closed form where one exists.
+    """
+
+    init: ArrayLike
+    factor: Callable[[jax.Array], jax.Array] = static()
+
+    def __post_init__(self):
+        _checks.finite("init", self.init)
+
+    def _value(self, step, dtype):
+        def one(k):
+            body = lambda j, acc: acc * jnp.asarray(self.factor(j), dtype)  # noqa: E731
+            return lax.fori_loop(1, k + 1, body, jnp.asarray(self.init, dtype))
+
+        flat = jnp.ravel(step).astype(jnp.int32)
+        return jax.vmap(one)(flat).reshape(step.shape)
