@@ -7,6 +7,7 @@ so validation never breaks tracing.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 
 import jax
@@ -76,3 +77,20 @@ def ordered(low_name: str, low, high_name: str, high) -> None:
     lo, hi = concrete(low), concrete(high)
     if lo is not None and hi is not None and not np.all(lo < hi):
         raise ValueError(f"{low_name} must be < {high_name}, got {_show(low)} and {_show(high)}")
+
+
+@contextlib.contextmanager
+def renamed(**names: str):
+    """Report validation errors under another library's argument names (native=peer).
+
+    The compat constructors build native schedules; a bad ``step_size`` should be
+    reported as ``step_size``, not as the native ``every``.
+    """
+    try:
+        yield
+    except ValueError as error:
+        message = str(error)
+        for native, peer in names.items():
+            if message.startswith(f"{native} "):
+                raise ValueError(peer + message[len(native) :]) from None
+        raise

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from jax.typing import ArrayLike
 
+from lrjax import _checks
 from lrjax.schedules import (
     Schedule,
     cosine_decay,
@@ -44,7 +45,10 @@ def ExponentialDecay(
     name: str | None = None,
 ) -> Schedule:
     """init * decay_rate ** (k / decay_steps), floored exponent with ``staircase``."""
-    return exponential_decay(initial_learning_rate, decay_rate, decay_steps, staircase=staircase)
+    with _checks.renamed(init="initial_learning_rate", rate="decay_rate", steps="decay_steps"):
+        return exponential_decay(
+            initial_learning_rate, decay_rate, decay_steps, staircase=staircase
+        )
 
 
 def PiecewiseConstantDecay(
@@ -63,9 +67,11 @@ def PolynomialDecay(
     name: str | None = None,
 ) -> Schedule:
     """(init - end) * (1 - min(k, D) / D) ** power + end; see `polynomial_decay` for ``cycle``."""
-    return polynomial_decay(
-        initial_learning_rate, end_learning_rate, decay_steps, power, cycle=cycle
-    )
+    names = dict(init="initial_learning_rate", end="end_learning_rate", steps="decay_steps")
+    with _checks.renamed(**names):
+        return polynomial_decay(
+            initial_learning_rate, end_learning_rate, decay_steps, power, cycle=cycle
+        )
 
 
 def InverseTimeDecay(
@@ -76,7 +82,10 @@ def InverseTimeDecay(
     name: str | None = None,
 ) -> Schedule:
     """init / (1 + decay_rate * k / decay_steps), floored ratio with ``staircase``."""
-    return inverse_time_decay(initial_learning_rate, decay_rate, decay_steps, staircase=staircase)
+    with _checks.renamed(init="initial_learning_rate", rate="decay_rate", steps="decay_steps"):
+        return inverse_time_decay(
+            initial_learning_rate, decay_rate, decay_steps, staircase=staircase
+        )
 
 
 def CosineDecay(
@@ -93,10 +102,12 @@ def CosineDecay(
     ignored (as in Keras). With it, the rate rises linearly from ``initial_learning_rate`` to
     ``warmup_target`` over ``warmup_steps``, then the cosine starts from ``warmup_target``.
     """
-    if warmup_target is None:
-        return cosine_decay(initial_learning_rate, decay_steps, alpha=alpha)
-    decay = cosine_decay(warmup_target, decay_steps, alpha=alpha)
-    return warmup(decay, warmup_steps, init=initial_learning_rate, target=warmup_target)
+    names = dict(peak="initial_learning_rate", steps="warmup_steps", init="initial_learning_rate")
+    with _checks.renamed(**names):
+        if warmup_target is None:
+            return cosine_decay(initial_learning_rate, decay_steps, alpha=alpha)
+        decay = cosine_decay(warmup_target, decay_steps, alpha=alpha)
+        return warmup(decay, warmup_steps, init=initial_learning_rate, target=warmup_target)
 
 
 def CosineDecayRestarts(
@@ -111,11 +122,13 @@ def CosineDecayRestarts(
 
     Cycle i lasts ``first_decay_steps * t_mul**i`` steps and f is the fraction of it done.
     """
-    return warm_restarts(
-        initial_learning_rate,
-        first_decay_steps,
-        t_mul,
-        final=alpha * initial_learning_rate,
-        decay=m_mul,
-        decay_mode="amplitude",
-    )
+    names = dict(peak="initial_learning_rate", period="first_decay_steps", mult="t_mul")
+    with _checks.renamed(decay="m_mul", final="alpha", **names):
+        return warm_restarts(
+            initial_learning_rate,
+            first_decay_steps,
+            t_mul,
+            final=alpha * initial_learning_rate,
+            decay=m_mul,
+            decay_mode="amplitude",
+        )

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from lrjax import _checks
 from lrjax.schedules import (
     Schedule,
     multi_step,
@@ -58,7 +59,8 @@ def _finish(
     key: jax.Array | None,
 ) -> Schedule:
     """timm's shared machinery: the linear warmup, then the noise."""
-    s = warmup(main, warmup_t, init=warmup_lr_init, target=target, shift=warmup_prefix)
+    with _checks.renamed(steps="warmup_t", init="warmup_lr_init"):
+        s = warmup(main, warmup_t, init=warmup_lr_init, target=target, shift=warmup_prefix)
     if noise_range_t is None:
         return s
     if isinstance(noise_range_t, (list, tuple)):
@@ -66,22 +68,26 @@ def _finish(
     else:
         start, stop = noise_range_t, None
     key = jax.random.key(noise_seed) if key is None else key
-    return noise(s, key, noise_pct, noise_std, start, stop, kind="normal")
+    names = dict(pct="noise_pct", std="noise_std", start="noise_range_t", stop="noise_range_t")
+    with _checks.renamed(**names):
+        return noise(s, key, noise_pct, noise_std, start, stop, kind="normal")
 
 
 def _cycles(
     base_lr, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, k_decay=1.0, shape=None
 ):
-    return warm_restarts(
-        base_lr,
-        t_initial,
-        cycle_mul,
-        final=lr_min,
-        decay=cycle_decay,
-        cycles=cycle_limit,
-        k_decay=k_decay,
-        shape=shape,
-    )
+    names = dict(peak="base_lr", period="t_initial", mult="cycle_mul", final="lr_min")
+    with _checks.renamed(decay="cycle_decay", cycles="cycle_limit", **names):
+        return warm_restarts(
+            base_lr,
+            t_initial,
+            cycle_mul,
+            final=lr_min,
+            decay=cycle_decay,
+            cycles=cycle_limit,
+            k_decay=k_decay,
+            shape=shape,
+        )
 
 
 def CosineLRScheduler(
@@ -179,8 +185,10 @@ def StepLRScheduler(
     key: jax.Array | None = None,
 ) -> Schedule:
     """base * decay_rate ** (t // decay_t) (after the warmup when ``warmup_prefix``)."""
+    with _checks.renamed(init="base_lr", factor="decay_rate", every="decay_t"):
+        main = step_decay(base_lr, decay_rate, decay_t)
     return _finish(
-        step_decay(base_lr, decay_rate, decay_t), base_lr, warmup_t, warmup_lr_init,
+        main, base_lr, warmup_t, warmup_lr_init,
         warmup_prefix, base_lr, noise_range_t, noise_pct, noise_std, noise_seed, key,
     )  # fmt: skip
 
@@ -200,7 +208,9 @@ def MultiStepLRScheduler(
 ) -> Schedule:
     """base * decay_rate ** #{m in decay_t : m <= t + 1}: milestone m applies at t = m - 1."""
     milestones = jnp.maximum(jnp.asarray(decay_t) - 1, 0)
+    with _checks.renamed(init="base_lr", factor="decay_rate", milestones="decay_t"):
+        main = multi_step(base_lr, milestones, decay_rate)
     return _finish(
-        multi_step(base_lr, milestones, decay_rate), base_lr, warmup_t, warmup_lr_init,
+        main, base_lr, warmup_t, warmup_lr_init,
         warmup_prefix, base_lr, noise_range_t, noise_pct, noise_std, noise_seed, key,
     )  # fmt: skip

@@ -65,7 +65,8 @@ __all__ = [
 def LambdaLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
     """lr_k = base_lr * lr_lambda(k). ``lr_lambda`` must be jax-traceable (use ``jnp.where``
     for branches)."""
-    return scale(from_fn(lr_lambda), base_lr)
+    with _checks.renamed(factor="base_lr"):
+        return scale(from_fn(lr_lambda), base_lr)
 
 
 def MultiplicativeLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
@@ -73,17 +74,20 @@ def MultiplicativeLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Ar
 
     Evaluation costs O(k) (torch's recursion has no closed form).
     """
-    return multiplicative(base_lr, lr_lambda)
+    with _checks.renamed(init="base_lr"):
+        return multiplicative(base_lr, lr_lambda)
 
 
 def StepLR(base_lr: ArrayLike, step_size: ArrayLike, gamma: ArrayLike = 0.1) -> Schedule:
     """lr_k = base_lr * gamma ** (k // step_size)."""
-    return step_decay(base_lr, gamma, step_size)
+    with _checks.renamed(init="base_lr", factor="gamma", every="step_size"):
+        return step_decay(base_lr, gamma, step_size)
 
 
 def MultiStepLR(base_lr: ArrayLike, milestones: ArrayLike, gamma: ArrayLike = 0.1) -> Schedule:
     """lr_k = base_lr * gamma ** #{m in milestones : m <= k}; repeated milestones count twice."""
-    return multi_step(base_lr, milestones, gamma)
+    with _checks.renamed(init="base_lr", factor="gamma"):
+        return multi_step(base_lr, milestones, gamma)
 
 
 def ConstantLR(
@@ -91,7 +95,10 @@ def ConstantLR(
 ) -> Schedule:
     """lr_k = base_lr * factor for k < total_iters, then base_lr; factor in [0, 1]."""
     _checks.between("factor", factor, 0.0, 1.0)
-    return piecewise_constant(jnp.stack([jnp.asarray(total_iters)]), [base_lr * factor, base_lr])
+    with _checks.renamed(boundaries="total_iters", values="base_lr"):
+        return piecewise_constant(
+            jnp.stack([jnp.asarray(total_iters)]), [base_lr * factor, base_lr]
+        )
 
 
 def LinearLR(
@@ -107,19 +114,22 @@ def LinearLR(
     """
     _checks.between("start_factor", start_factor, 0.0, 1.0, open_low=True)
     _checks.between("end_factor", end_factor, 0.0, 1.0)
-    return linear(base_lr * start_factor, base_lr * end_factor, total_iters)
+    with _checks.renamed(init="base_lr", end="base_lr", steps="total_iters"):
+        return linear(base_lr * start_factor, base_lr * end_factor, total_iters)
 
 
 def ExponentialLR(base_lr: ArrayLike, gamma: ArrayLike) -> Schedule:
     """lr_k = base_lr * gamma ** k (unbounded)."""
-    return exponential_decay(base_lr, gamma)
+    with _checks.renamed(init="base_lr", rate="gamma"):
+        return exponential_decay(base_lr, gamma)
 
 
 def PolynomialLR(
     base_lr: ArrayLike, total_iters: ArrayLike = 5, power: ArrayLike = 1.0
 ) -> Schedule:
     """lr_k = base_lr * (1 - min(k, total_iters) / total_iters) ** power; 0 from total_iters on."""
-    return polynomial_decay(base_lr, 0.0, total_iters, power)
+    with _checks.renamed(init="base_lr", steps="total_iters"):
+        return polynomial_decay(base_lr, 0.0, total_iters, power)
 
 
 def CosineAnnealingLR(base_lr: ArrayLike, T_max: ArrayLike, eta_min: ArrayLike = 0.0) -> Schedule:
@@ -128,7 +138,8 @@ def CosineAnnealingLR(base_lr: ArrayLike, T_max: ArrayLike, eta_min: ArrayLike =
     Torch does not clamp at T_max: the rate climbs back to ``base_lr`` at 2 * T_max and keeps
     oscillating. Use `lrjax.schedules.cosine_decay` for the clamped schedule.
     """
-    return cosine_decay(base_lr, T_max, final=eta_min, periodic=True)
+    with _checks.renamed(peak="base_lr", decay_steps="T_max", final="eta_min"):
+        return cosine_decay(base_lr, T_max, final=eta_min, periodic=True)
 
 
 def CosineAnnealingWarmRestarts(
@@ -136,7 +147,8 @@ def CosineAnnealingWarmRestarts(
 ) -> Schedule:
     """SGDR with cycles T_0, T_0 * T_mult, ...; the rate restarts at ``base_lr`` exactly at
     each cycle boundary (exact integer arithmetic, as torch's sequential stepping)."""
-    return warm_restarts(base_lr, T_0, T_mult, final=eta_min)
+    with _checks.renamed(peak="base_lr", period="T_0", mult="T_mult", final="eta_min"):
+        return warm_restarts(base_lr, T_0, T_mult, final=eta_min)
 
 
 def CyclicLR(
@@ -161,19 +173,21 @@ def CyclicLR(
     """
     if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
         raise ValueError(f"mode must be triangular, triangular2 or exp_range, got {mode!r}")
-    return cyclic(
-        base_lr,
-        max_lr,
-        step_size_up,
-        step_size_down,
-        gamma=gamma,
-        base_momentum=base_momentum,
-        max_momentum=max_momentum,
-        mode=mode if scale_fn is None else "triangular",
-        scale_fn=scale_fn,
-        scale_mode=scale_mode,
-        cycle_momentum=cycle_momentum,
-    )
+    names = dict(low="base_lr", high="max_lr", up_steps="step_size_up")
+    with _checks.renamed(down_steps="step_size_down", **names):
+        return cyclic(
+            base_lr,
+            max_lr,
+            step_size_up,
+            step_size_down,
+            gamma=gamma,
+            base_momentum=base_momentum,
+            max_momentum=max_momentum,
+            mode=mode if scale_fn is None else "triangular",
+            scale_fn=scale_fn,
+            scale_mode=scale_mode,
+            cycle_momentum=cycle_momentum,
+        )
 
 
 def OneCycleLR(
@@ -207,18 +221,19 @@ def OneCycleLR(
         total_steps = epochs * steps_per_epoch
     if anneal_strategy not in ("cos", "linear"):
         raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
-    return one_cycle(
-        max_lr,
-        total_steps,
-        pct_start,
-        div_factor,
-        final_div_factor,
-        base_momentum,
-        max_momentum,
-        anneal="cosine" if anneal_strategy == "cos" else "linear",
-        three_phase=three_phase,
-        cycle_momentum=cycle_momentum,
-    )
+    with _checks.renamed(peak="max_lr"):
+        return one_cycle(
+            max_lr,
+            total_steps,
+            pct_start,
+            div_factor,
+            final_div_factor,
+            base_momentum,
+            max_momentum,
+            anneal="cosine" if anneal_strategy == "cos" else "linear",
+            three_phase=three_phase,
+            cycle_momentum=cycle_momentum,
+        )
 
 
 class _continued_product(Schedule):

@@ -282,13 +282,19 @@ class polynomial_decay(Schedule):
         _checks.nonnegative("begin", self.begin)
 
     def _value(self, step, dtype):
-        t = _elapsed(step, self.begin).astype(dtype)
+        elapsed = _elapsed(step, self.begin)
+        t = elapsed.astype(dtype)
         horizon = jnp.asarray(self.steps, dtype)
         if self.cycle:
-            horizon = horizon * jnp.maximum(1, jnp.ceil(t / horizon))
+            # ceil(t / steps) by exact floor division: a float quotient such as 180 / 60
+            # may round to 3.0000002 and skip to the next horizon.
+            horizon = horizon * jnp.maximum(1, -jnp.floor_divide(-elapsed, self.steps))
         else:
             t = jnp.minimum(t, horizon)
-        return (self.init - self.end) * (1 - t / horizon) ** self.power + self.end
+        # Clamped: compiled code may divide via a reciprocal, so t == horizon can give
+        # 1 - t / horizon = -1e-7, and a fractional power of that is NaN.
+        remaining = jnp.maximum(1 - t / horizon, 0)
+        return (self.init - self.end) * remaining**self.power + self.end
 
 
 class linear(Schedule):

@@ -1,0 +1,78 @@
+"""Load the peer reference cases and build the lrjax equivalent of each.
+
+Reference files, in order: ``$LRJAX_PEER_REFS`` (a path, if set), the project's shared
+``../shared/refs/peer_refs.json`` when this checkout sits beside it, else the copy vendored
+in ``tests/refs/peer_refs.json``; plus ``tests/refs/extra_refs.json``, generated from the
+peer libraries by ``tests/refs/generate_extra_refs.py``. Cases are keyed by name, so a
+fuller shared file simply adds cases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import lrjax.compat
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[1] / "shared" / "refs" / "peer_refs.json"
+
+
+def reference_files() -> list[Path]:
+    env = os.environ.get("LRJAX_PEER_REFS")
+    primary = Path(env) if env else SHARED if SHARED.exists() else HERE / "refs" / "peer_refs.json"
+    return [primary, HERE / "refs" / "extra_refs.json"]
+
+
+def load_cases(*kinds: str) -> list[dict]:
+    cases: dict[str, dict] = {}
+    for path in reference_files():
+        for case in json.loads(path.read_text())["cases"]:
+            if case["kind"] in kinds:
+                cases.setdefault(case["name"], case)
+    return list(cases.values())
+
+
+def host_function(source: str):
+    """A jax-callable version of a Python lambda given as source text (``lr_lambda``).
+
+    The reference lambdas use Python branching on the step, so they run on the host
+    through `jax.pure_callback`, in float64, exactly as torch calls them.
+    """
+    fn = eval(source)
+
+    def call(k):
+        def on_host(steps):
+            return np.vectorize(lambda s: float(fn(int(s))), otypes=[np.float64])(steps)
+
+        out = jax.ShapeDtypeStruct(jnp.shape(k), jnp.float64)
+        return jax.pure_callback(on_host, out, k, vmap_method="expand_dims")
+
+    return call
+
+
+def build_schedule(library: str, scheduler: str, base_lr, params: dict):
+    """The lrjax.compat schedule for a reference case (scheduler is the class name)."""
+    params = dict(params)
+    if "lr_lambda" in params:
+        params["lr_lambda"] = host_function(params["lr_lambda"])
+    if "schedulers" in params:
+        params["schedulers"] = [
+            build_schedule(library, p["type"], base_lr, {k: v for k, v in p.items() if k != "type"})
+            for p in params["schedulers"]
+        ]
+    ctor = getattr(getattr(lrjax.compat, library), scheduler)
+    if library == "keras" or "base_lr" in params:
+        return ctor(**params)
+    return ctor(base_lr, **params)
+
+
+def case_schedule(case: dict):
+    return build_schedule(
+        case["library"], case["scheduler"].rsplit(".", 1)[-1], case.get("base_lr"), case["params"]
+    )

@@ -1,0 +1,20 @@
+"""The README's Python blocks run as written, in order, in one namespace."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_code_runs():
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    assert len(blocks) >= 3
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)
+    losses = np.asarray(namespace["final_losses"])
+    assert losses.shape == (12,)
+    assert np.all(np.isfinite(losses)) and losses.min() < 1e-3
+    assert namespace["s"].momentum is not None
