@@ -440,7 +440,6 @@ def test_schedule_is_a_pytree_with_named_paths():
         ".schedule.peak",
         ".schedule.decay_steps",
         ".schedule.final",
-        ".schedule.exponent",
         ".steps",
         ".init",
     ]

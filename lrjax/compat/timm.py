@@ -1,13 +1,14 @@
 """timm-exact schedules: ``timm.scheduler`` as lrjax schedules.
 
 ``Name(base_lr, **kwargs)`` takes the timm scheduler's keyword arguments (without
-``optimizer``, ``t_in_epochs`` and ``initialize``) and returns an lrjax schedule ``s`` with
-``s(t)`` equal to timm's ``_get_lr(t)``: the rate for update (or epoch) t. timm's
-conventions are kept: without ``warmup_prefix`` the warmup overlaps the first cycle and
-ramps to ``base_lr`` (so cosine jumps at ``warmup_t``), while ``TanhLRScheduler`` ramps to
-its own value at ``warmup_t``; ``cycle_limit`` cycles are run, then the rate is ``lr_min``;
-``MultiStepLRScheduler`` applies milestone m at t = m - 1; ``StepLRScheduler`` and
-``MultiStepLRScheduler`` default to ``decay_rate=1`` (no decay) and ``warmup_prefix=True``.
+``optimizer``, ``t_in_epochs`` and ``initialize``; ``k_decay=None`` is timm's 1.0) and
+returns an lrjax schedule ``s`` with ``s(t)`` equal to timm's ``_get_lr(t)``: the rate for
+update (or epoch) t. timm's conventions are kept: without ``warmup_prefix`` the warmup
+overlaps the first cycle and ramps to ``base_lr`` (so cosine jumps at ``warmup_t``), while
+``TanhLRScheduler`` ramps to its own value at ``warmup_t``; ``cycle_limit`` cycles are
+run, then the rate is ``lr_min``; ``MultiStepLRScheduler`` applies milestone m at
+t = m - 1; ``StepLRScheduler`` and ``MultiStepLRScheduler`` default to ``decay_rate=1``
+(no decay) and ``warmup_prefix=True``.
 
 Noise (``noise_range_t``, ``noise_pct``, ``noise_std``) follows timm's law, a normal
 truncated to (-noise_pct, noise_pct) applied as ``lr * (1 + n)``, but is drawn from
@@ -74,7 +75,7 @@ def _finish(
 
 
 def _cycles(
-    base_lr, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, k_decay=1.0, shape=None
+    base_lr, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, k_decay=None, shape=None
 ):
     names = dict(peak="base_lr", period="t_initial", mult="cycle_mul", final="lr_min")
     with _checks.renamed(decay="cycle_decay", cycles="cycle_limit", **names):
@@ -104,7 +105,7 @@ def CosineLRScheduler(
     noise_pct: ArrayLike = 0.67,
     noise_std: ArrayLike = 1.0,
     noise_seed: int = 42,
-    k_decay: ArrayLike = 1.0,
+    k_decay: ArrayLike | None = None,
     key: jax.Array | None = None,
 ) -> Schedule:
     """lr_min + (base * cycle_decay**i - lr_min) * (1 + cos(pi * t_cur**k / t_i**k)) / 2."""
@@ -159,7 +160,7 @@ def PolyLRScheduler(
     noise_pct: ArrayLike = 0.67,
     noise_std: ArrayLike = 1.0,
     noise_seed: int = 42,
-    k_decay: ArrayLike = 1.0,
+    k_decay: ArrayLike | None = None,
     key: jax.Array | None = None,
 ) -> Schedule:
     """lr_min + (base * cycle_decay**i - lr_min) * (1 - t_cur**k / t_i**k) ** power."""

@@ -76,9 +76,9 @@ class warm_restarts(Schedule):
     peak toward a fixed floor (timm's ``cycle_decay``); ``"amplitude"`` scales the height
     above the floor (Keras' ``m_mul``). After ``cycles`` cycles (None: never) the rate stays
     at ``final`` (timm's ``cycle_limit``). ``k_decay`` reshapes each cycle as in timm
-    (k > 1 keeps the rate high for longer). The restart value is reached exactly at
-    k = period, period * (1 + mult), ...; ``final`` is approached but not reached within a
-    cycle.
+    (k > 1 keeps the rate high for longer; None, the default, is k = 1). The restart value
+    is reached exactly at k = period, period * (1 + mult), ...; ``final`` is approached but
+    not reached within a cycle.
     """
 
     peak: ArrayLike
@@ -87,7 +87,7 @@ class warm_restarts(Schedule):
     final: ArrayLike = 0.0
     decay: ArrayLike = 1.0
     cycles: ArrayLike | None = None
-    k_decay: ArrayLike = 1.0
+    k_decay: ArrayLike | None = None
     shape: Schedule | None = None
     decay_mode: str = static("peak")
 
@@ -103,7 +103,9 @@ class warm_restarts(Schedule):
 
     def _value(self, step, dtype):
         n, t, length = geometric_cycle(step, self.period, self.mult)
-        x = (t.astype(dtype) / length) ** self.k_decay
+        x = t.astype(dtype) / length
+        if self.k_decay is not None:
+            x = x**self.k_decay
         unit = 0.5 * (1 + jnp.cos(jnp.pi * x)) if self.shape is None else self.shape(x)
         fade = jnp.asarray(self.decay, dtype) ** n
         if self.decay_mode == "peak":

@@ -115,9 +115,12 @@ class piecewise_constant(Schedule):
         _checks.finite("values", self.values)
 
     def _value(self, step, dtype):
-        b = self.boundaries
-        passed = step[..., None] > b if self.side == "left" else step[..., None] >= b
-        return jnp.asarray(self.values, dtype)[jnp.sum(passed, axis=-1)]
+        values = jnp.asarray(self.values, dtype)
+        out = jnp.broadcast_to(values[0], step.shape)
+        for i in range(self.boundaries.shape[-1]):  # boundaries are sorted: the last wins
+            b = self.boundaries[i]
+            out = jnp.where(step > b if self.side == "left" else step >= b, values[i + 1], out)
+        return out
 
 
 def interpolate(step, knots, values, shape: str, dtype):
@@ -259,7 +262,8 @@ class inverse_time_decay(Schedule):
 class polynomial_decay(Schedule):
     """lr(k) = (init - end) * (1 - min(t, steps) / steps) ** power + end, t = max(k - begin, 0).
 
-    Reaches ``end`` at k = begin + steps and holds it. With ``cycle`` (Keras/TensorFlow's
+    Reaches ``end`` at k = begin + steps and holds it. ``power=None`` (the default) is 1,
+    a straight line, without the cost of a traced power. With ``cycle`` (Keras/TensorFlow's
     option) the horizon instead stretches to the next multiple of ``steps``:
     ``steps' = steps * max(1, ceil(t / steps))`` and the value is
     ``(init - end) * (1 - t / steps') ** power + end``, so past the first horizon the rate
@@ -270,7 +274,7 @@ class polynomial_decay(Schedule):
     init: ArrayLike
     end: ArrayLike
     steps: ArrayLike
-    power: ArrayLike = 1.0
+    power: ArrayLike | None = None
     begin: ArrayLike = 0
     cycle: bool = static(False)
 
@@ -294,7 +298,9 @@ class polynomial_decay(Schedule):
         # Clamped: compiled code may divide via a reciprocal, so t == horizon can give
         # 1 - t / horizon = -1e-7, and a fractional power of that is NaN.
         remaining = jnp.maximum(1 - t / horizon, 0)
-        return (self.init - self.end) * remaining**self.power + self.end
+        if self.power is not None:
+            remaining = remaining**self.power
+        return (self.init - self.end) * remaining + self.end
 
 
 class linear(Schedule):
@@ -327,7 +333,8 @@ class cosine_decay(Schedule):
     ``T = decay_steps``. The rate falls from ``peak`` to ``final`` along half a cosine and
     holds ``final`` after T (Loshchilov & Hutter 2017, "SGDR", without restarts). Keras and
     optax express the floor as a fraction: pass ``alpha=`` instead of ``final`` to set
-    ``final = alpha * peak``. ``exponent`` raises the cosine factor as optax does. With
+    ``final = alpha * peak``. ``exponent`` raises the cosine factor as optax does (None,
+    the default, is 1 without the cost of a traced power). With
     ``periodic=True`` the cosine is not clamped at T and climbs back to ``peak`` at 2T
     (PyTorch ``CosineAnnealingLR``).
     """
@@ -335,7 +342,7 @@ class cosine_decay(Schedule):
     peak: ArrayLike
     decay_steps: ArrayLike
     final: ArrayLike = 0.0
-    exponent: ArrayLike = 1.0
+    exponent: ArrayLike | None = None
     periodic: bool = static(False)
     alpha: dataclasses.InitVar[ArrayLike | None] = None
 
@@ -353,7 +360,9 @@ class cosine_decay(Schedule):
         if not self.periodic:
             frac = jnp.minimum(frac, 1)
         c = 0.5 * (1 + jnp.cos(jnp.pi * frac))
-        return self.final + (self.peak - self.final) * c**self.exponent
+        if self.exponent is not None:
+            c = c**self.exponent
+        return self.final + (self.peak - self.final) * c
 
 
 class tanh_decay(Schedule):
