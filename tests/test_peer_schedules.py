@@ -5,7 +5,6 @@ update uses, so ``s(k)`` must equal it. float64 to rtol 1e-10 as the contract; f
 the tolerance float32 allows.
 """
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -74,4 +73,3 @@ def test_every_shared_schedule_case_is_replayed():
     libraries = {c["library"] for c in CASES}
     assert libraries == {"torch", "keras", "timm"}
     assert len(names) == len(CASES) >= 70
-

@@ -22,6 +22,16 @@ def _rsqrt(k, scale):
     return scale / jnp.sqrt(k + 1.0)
 
 
+def _inverse_sqrt(
+    peak=0.1, warmup_steps=10, timescale=20.0, init=0.0, cooldown_steps=20, total_steps=150
+):
+    return S.inverse_sqrt(peak, warmup_steps, timescale, init, cooldown_steps, total_steps)
+
+
+def _cyclic(low=0.001, high=0.1, up_steps=10, down_steps=5, gamma=0.99):
+    return S.cyclic(low, high, up_steps, down_steps, gamma, mode="exp_range")
+
+
 def _cos(peak=1.0, decay_steps=100, final=0.0):
     return S.cosine_decay(peak, decay_steps, final)
 
@@ -148,9 +158,7 @@ FAMILIES = {
         },
     ),
     "inverse_sqrt": (
-        lambda peak=0.1, warmup_steps=10, timescale=20.0, init=0.0, cooldown_steps=20, total_steps=150: (
-            S.inverse_sqrt(peak, warmup_steps, timescale, init, cooldown_steps, total_steps)
-        ),
+        _inverse_sqrt,
         {
             "peak": [0.1, 0.2, 0.3],
             "warmup_steps": [0, 10, 50],
@@ -200,11 +208,7 @@ FAMILIES = {
         {"mult": [1.0, 1.5, 2.5]},
     ),
     "cyclic": (
-        lambda low=0.001, high=0.1, up_steps=10, down_steps=5, gamma=0.99, base_momentum=0.8, max_momentum=0.9: (
-            S.cyclic(
-                low, high, up_steps, down_steps, gamma, base_momentum, max_momentum, "exp_range"
-            )
-        ),
+        _cyclic,
         {
             "low": [0.001, 0.01, 0.0],
             "high": [0.1, 0.2, 0.05],

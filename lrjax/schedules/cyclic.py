@@ -18,7 +18,8 @@ def geometric_cycle(step, period, mult):
     """Locate ``step`` in cycles of lengths period, period * mult, period * mult**2, ...
 
     Returns ``(n, t, length)``: the 0-based cycle index (int32), the steps since that
-    cycle began, and its length. Cycle n starts at ``period * (mult**n - 1) / (mult - 1)``.
+    cycle began, and its length (saturated at the integer type's maximum). Cycle n starts
+    at ``period * (mult**n - 1) / (mult - 1)``.
     Found by walking the cycle starts with exact arithmetic (integer when the inputs are
     integers; lengths saturate instead of overflowing), never by a float ``log``, so a
     restart step always opens the new cycle. The walk takes log_mult(step / period)
@@ -102,7 +103,9 @@ class warm_restarts(Schedule):
         _checks.one_of("decay_mode", self.decay_mode, ("peak", "amplitude"))
 
     def _value(self, step, dtype):
-        n, t, length = geometric_cycle(step, self.period, self.mult)
+        n, t, _ = geometric_cycle(step, self.period, self.mult)
+        # The length in floating point: the exact integer one saturates past 2**31 - 1.
+        length = jnp.asarray(self.period, dtype) * jnp.asarray(self.mult, dtype) ** n
         x = t.astype(dtype) / length
         if self.k_decay is not None:
             x = x**self.k_decay

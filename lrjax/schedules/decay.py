@@ -176,7 +176,9 @@ class exponential_decay(Schedule):
 
     With ``staircase`` the exponent is floor(t / steps) (exact integer division). With
     ``end`` the value is bounded by it: a floor when rate < 1, a ceiling when rate > 1.
-    Before ``begin`` the value is ``init``. Sources: optax ``exponential_decay``, Keras
+    With rate == 1 the value is ``init`` and ``end`` does not apply (optax would clip
+    ``init`` to ``end``). Before ``begin`` the value is ``init``. Sources: optax
+    ``exponential_decay``, Keras
     ``ExponentialDecay``; PyTorch ``ExponentialLR`` is ``steps=1``.
     """
 
@@ -197,7 +199,7 @@ class exponential_decay(Schedule):
     def _value(self, step, dtype):
         p = _progress(step, self.begin, self.steps, self.staircase, dtype)
         value = self.init * jnp.asarray(self.rate, dtype) ** p
-        return _bound(value, self.end, self.rate < 1)
+        return _bound(value, self.end, jnp.sign(1 - jnp.asarray(self.rate, dtype)))
 
 
 class natural_exp_decay(Schedule):
@@ -224,13 +226,16 @@ class natural_exp_decay(Schedule):
 
     def _value(self, step, dtype):
         p = _progress(step, self.begin, self.steps, self.staircase, dtype)
-        return _bound(self.init * jnp.exp(-self.decay * p), self.end, self.decay > 0)
+        return _bound(self.init * jnp.exp(-self.decay * p), self.end, jnp.sign(self.decay))
 
 
-def _bound(value, end, decaying):
+def _bound(value, end, direction):
+    """Bound by ``end``: a floor while decaying (direction > 0), a ceiling while growing
+    (direction < 0), nothing for a constant (direction == 0)."""
     if end is None:
         return value
-    return jnp.where(decaying, jnp.maximum(value, end), jnp.minimum(value, end))
+    bounded = jnp.where(direction > 0, jnp.maximum(value, end), jnp.minimum(value, end))
+    return jnp.where(direction == 0, value, bounded)
 
 
 class inverse_time_decay(Schedule):
