@@ -201,7 +201,9 @@ class one_cycle(Schedule):
         two phases:   (0, init) -> (p*T - 1, peak) -> (T - 1, min)
         three phases: (0, init) -> (p*T - 1, peak) -> (2*p*T - 2, init) -> (T - 1, min)
 
-    with p = ``pct_start``, and holds ``min`` after T - 1. Knots need not be integers, so
+    with p = ``pct_start``, and holds ``min`` after T - 1. Three phases reach ``min`` at
+    T - 1 only when p <= (T + 1) / (2T); with a later peak the rate is still coming down
+    from it at T - 1, as in PyTorch, and drops to ``min`` after. Knots need not be integers, so
     the peak may fall between steps. The companion `momentum` runs ``max_momentum ->
     base_momentum -> max_momentum`` over the same knots (three phases: ``max -> base ->
     max -> max``).
@@ -246,7 +248,11 @@ class one_cycle(Schedule):
             low = init / self.final_div_factor
             points = (init, self.peak, init, low) if self.three_phase else (init, self.peak, low)
         values = jnp.stack(jnp.broadcast_arrays(*(jnp.asarray(v, dtype) for v in points)))
-        return interpolate(step, self._knots(dtype), values, self.anneal, dtype)
+        knots = self._knots(dtype)
+        value = interpolate(step, knots, values, self.anneal, dtype)
+        # Up to T - 1 this is torch's phase rule, even when a late three-phase peak leaves
+        # the last knot unreached; after T - 1 the final value holds.
+        return jnp.where(step.astype(dtype) > knots[-1], values[-1], value)
 
     @property
     def momentum(self) -> one_cycle | None:

@@ -198,7 +198,7 @@ class exponential_decay(Schedule):
 
     def _value(self, step, dtype):
         p = _progress(step, self.begin, self.steps, self.staircase, dtype)
-        value = self.init * jnp.asarray(self.rate, dtype) ** p
+        value = _scaled(self.init, jnp.asarray(self.rate, dtype) ** p)
         return _bound(value, self.end, jnp.sign(1 - jnp.asarray(self.rate, dtype)))
 
 
@@ -226,7 +226,13 @@ class natural_exp_decay(Schedule):
 
     def _value(self, step, dtype):
         p = _progress(step, self.begin, self.steps, self.staircase, dtype)
-        return _bound(self.init * jnp.exp(-self.decay * p), self.end, jnp.sign(self.decay))
+        value = _scaled(self.init, jnp.exp(-self.decay * p))
+        return _bound(value, self.end, jnp.sign(self.decay))
+
+
+def _scaled(init, growth):
+    """init * growth, which stays 0 for init == 0 after growth overflows (not 0 * inf = NaN)."""
+    return jnp.where(init == 0, 0, init * growth)
 
 
 def _bound(value, end, direction):
