@@ -2,9 +2,10 @@
 
 Reference files, in order: ``$LRJAX_PEER_REFS`` (a path, if set), the project's shared
 ``../shared/refs/peer_refs.json`` when this checkout sits beside it, else the copy vendored
-in ``tests/refs/peer_refs.json``; plus ``tests/refs/extra_refs.json``, generated from the
-peer libraries by ``tests/refs/generate_extra_refs.py``. Cases are keyed by name, so a
-fuller shared file simply adds cases.
+in ``tests/refs/peer_refs.json``; plus ``tests/refs/extra_refs.json`` (schedules) and
+``tests/refs/optimizer_refs.json`` (optimizers), generated from the peer libraries by the
+``generate_*.py`` scripts beside them. Cases are keyed by name, so a fuller shared file
+simply adds cases.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ SHARED = HERE.parents[1] / "shared" / "refs" / "peer_refs.json"
 def reference_files() -> list[Path]:
     env = os.environ.get("LRJAX_PEER_REFS")
     primary = Path(env) if env else SHARED if SHARED.exists() else HERE / "refs" / "peer_refs.json"
-    return [primary, HERE / "refs" / "extra_refs.json"]
+    return [primary, HERE / "refs" / "extra_refs.json", HERE / "refs" / "optimizer_refs.json"]
+
+
+def problem() -> dict:
+    """The shared optimizer test problem (p0, A, b, cubic_coef)."""
+    return json.loads(reference_files()[0].read_text())["problem"]
 
 
 def load_cases(*kinds: str) -> list[dict]:
@@ -76,3 +82,23 @@ def case_schedule(case: dict):
     return build_schedule(
         case["library"], case["scheduler"].rsplit(".", 1)[-1], case.get("base_lr"), case["params"]
     )
+
+
+def case_optimizer(case: dict):
+    """The lrjax.compat.torch optimizer for an optimizer case, its scheduler included.
+
+    Schedulers that cycle momentum drive SGD/RMSprop ``momentum`` or Adam-family
+    ``betas[0]`` through ``.momentum``, as torch's scheduler does to the param group.
+    """
+    hyperparams = dict(case["hyperparams"])
+    if "schedule" in case:
+        params = dict(case["schedule"])
+        scheduler = params.pop("scheduler").rsplit(".", 1)[-1]
+        base_lr = case["defaults_filled"]["lr"]
+        hyperparams["lr"] = schedule = build_schedule("torch", scheduler, base_lr, params)
+        if "momentums" in case:
+            if "betas" in case["defaults_filled"]:
+                hyperparams["betas"] = (schedule.momentum, case["defaults_filled"]["betas"][1])
+            else:
+                hyperparams["momentum"] = schedule.momentum
+    return getattr(lrjax.compat.torch, case["optimizer"].rsplit(".", 1)[-1])(**hyperparams)

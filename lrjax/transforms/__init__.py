@@ -1,0 +1,66 @@
+"""Adaptive methods as Optax transformations: ``scale_by_*`` pieces and the optimizers
+built from them, each finished by a learning rate that is a number or any schedule."""
+
+from lrjax.transforms.adam import (
+    ScaleByAdamState,
+    ScaleByNadamState,
+    adam,
+    adamax,
+    adamw,
+    nadam,
+    radam,
+    scale_by_adam,
+    scale_by_adamax,
+    scale_by_nadam,
+    scale_by_radam,
+)
+from lrjax.transforms.base import (
+    Hyper,
+    ScaleByLearningRateState,
+    applied_lr,
+    descent,
+    scale_by_learning_rate,
+)
+from lrjax.transforms.rms import (
+    ScaleByAdadeltaState,
+    ScaleByAdagradState,
+    ScaleByRmsState,
+    adadelta,
+    adagrad,
+    rmsprop,
+    scale_by_adadelta,
+    scale_by_adagrad,
+    scale_by_rms,
+)
+from lrjax.transforms.sgd import ScaleByMomentumState, scale_by_momentum, sgd
+
+__all__ = [
+    "Hyper",
+    "ScaleByAdadeltaState",
+    "ScaleByAdagradState",
+    "ScaleByAdamState",
+    "ScaleByLearningRateState",
+    "ScaleByMomentumState",
+    "ScaleByNadamState",
+    "ScaleByRmsState",
+    "adadelta",
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamw",
+    "applied_lr",
+    "descent",
+    "nadam",
+    "radam",
+    "rmsprop",
+    "scale_by_adadelta",
+    "scale_by_adagrad",
+    "scale_by_adam",
+    "scale_by_adamax",
+    "scale_by_learning_rate",
+    "scale_by_momentum",
+    "scale_by_nadam",
+    "scale_by_radam",
+    "scale_by_rms",
+    "sgd",
+]

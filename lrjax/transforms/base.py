@@ -1,0 +1,199 @@
+"""What every lrjax transformation shares: hyperparameters that may be schedules, leafwise
+moment updates, the learning-rate step and the accessor that reports it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.typing import ArrayLike
+
+from lrjax import _checks
+
+Hyper = ArrayLike | Callable[[jax.Array], ArrayLike]
+"""A hyperparameter: a number, an array (possibly traced) or a schedule of the step count."""
+
+
+def at(h: Hyper, count: jax.Array) -> ArrayLike:
+    """The value of hyperparameter `h` for the update with index `count` (0 first)."""
+    return h(count) if callable(h) else h
+
+
+def is_zero(h: Hyper) -> bool:
+    """True only for a literal Python 0, so that an optional term can be left out.
+
+    Arrays never count as zero, even concrete ones: `optax.inject_hyperparams` builds the
+    transformation from concrete arrays in `init` and from tracers in `update`, and both
+    must give the same state structure.
+    """
+    return isinstance(h, (int, float)) and not isinstance(h, bool) and h == 0
+
+
+def check_unit(name: str, h: Hyper) -> None:
+    """A decay rate in [0, 1) (betas, momentum, rho); schedules are not checked."""
+    if not callable(h):
+        _checks.between(name, h, 0.0, 1.0, open_high=True)
+
+
+def check_nonnegative(name: str, h: Hyper) -> None:
+    if not callable(h):
+        _checks.nonnegative(name, h)
+
+
+def compute_dtype(x: jax.Array) -> jnp.dtype:
+    """Arithmetic runs in at least float32, so bfloat16 leaves do not lose their moments."""
+    return jnp.promote_types(x.dtype, jnp.float32)
+
+
+def scalar(h: ArrayLike, dtype: Any) -> jax.Array:
+    """A hyperparameter value as a scalar of the compute dtype (exact for Python floats)."""
+    return jnp.asarray(h, dtype)
+
+
+def lerp(old: jax.Array, new: jax.Array, beta: jax.Array) -> jax.Array:
+    """The moving average ``beta * old + (1 - beta) * new``, written as PyTorch's ``lerp``
+    (``old + (1 - beta) * (new - old)``) so that the roundings match torch's."""
+    return old + (1 - beta) * (new - old)
+
+
+def strong(x: ArrayLike) -> jax.Array:
+    """`x` as an array with a fixed (not weak) dtype, so loop carries keep their type."""
+    x = jnp.asarray(x)
+    return x.astype(x.dtype)
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
+def check_structure(updates: optax.Updates, reference: Any, what: str) -> None:
+    """Raise a ValueError when the gradient tree does not match `reference`.
+
+    A ``None`` gradient leaf (no gradient for that parameter) matches any leaf.
+    """
+    got = jax.tree.structure(updates, is_leaf=_is_none)
+    want = jax.tree.structure(reference, is_leaf=_is_none)
+    if got != want:
+        raise ValueError(
+            f"the gradient tree does not match the {what}: got {got}, expected {want}. "
+            "Pass gradients with the same structure as the params given to init."
+        )
+
+
+def leafwise(fn: Callable[..., tuple], updates: optax.Updates, *trees: Any) -> tuple:
+    """Apply ``fn(g, *leaves) -> (out, *new_leaves)`` leaf by leaf; return the output trees.
+
+    Leaves whose gradient is ``None`` stay ``None`` and keep their state, as in optax.
+    """
+    n = 1 + len(trees)
+
+    def apply(g, *leaves):
+        return (None, *leaves) if g is None else fn(g, *leaves)
+
+    out = jax.tree.map(apply, updates, *trees, is_leaf=_is_none)
+    return tuple(
+        jax.tree.map(lambda _, o, i=i: o[i], updates, out, is_leaf=_is_none) for i in range(n)
+    )
+
+
+def zeros_like(params: optax.Params, dtype: Any = None) -> Any:
+    """Zeros shaped like `params` (in `dtype` when given); None leaves stay None."""
+    return jax.tree.map(lambda p: None if p is None else jnp.zeros_like(p, dtype=dtype), params)
+
+
+class ScaleByLearningRateState(NamedTuple):
+    """State of `scale_by_learning_rate`.
+
+    count: int32 number of updates applied, saturating at 2**31 - 1.
+    learning_rate: the rate used by the last update (before the first update: the rate the
+      first update will use).
+    """
+
+    count: jax.Array
+    learning_rate: jax.Array
+
+    def applied_lr(self) -> jax.Array:
+        return self.learning_rate
+
+
+def scale_by_learning_rate(learning_rate: Hyper) -> optax.GradientTransformation:
+    """Multiply the updates by ``-learning_rate(count)`` and remember the rate used.
+
+    ``count`` is the number of updates already applied, so a schedule sees 0 on the first
+    update, like optax's counters and PyTorch's schedulers (stepped after each update).
+    The result keeps each update's dtype.
+    """
+    check_nonnegative("learning_rate", learning_rate)
+
+    def init(params):
+        del params
+        count = jnp.zeros([], jnp.int32)
+        return ScaleByLearningRateState(count, strong(at(learning_rate, count)))
+
+    def update(updates, state, params=None):
+        if params is not None:
+            check_structure(updates, params, "params")
+        lr = at(learning_rate, state.count)
+        updates = jax.tree.map(lambda u: (-lr * u).astype(u.dtype), updates)
+        new_state = ScaleByLearningRateState(optax.safe_increment(state.count), strong(lr))
+        return updates, new_state
+
+    return optax.GradientTransformation(init, update)
+
+
+def applied_lr(state: optax.OptState) -> jax.Array:
+    """The learning rate that an optimizer state applied at its last update.
+
+    Works on any state that contains lrjax pieces, however deeply nested: `optax.chain`
+    tuples, `optax.MultiSteps`, `optax.apply_if_finite`, `optax.inject_hyperparams`, masks.
+    Every lrjax state that scales updates by a rate or a factor reports it; the result is
+    their product (the effective rate), batched like the state when it was vmapped.
+
+    Raises:
+      ValueError: the state holds no lrjax learning rate.
+    """
+    parts = [
+        x.applied_lr()
+        for x in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "applied_lr"))
+        if hasattr(x, "applied_lr")
+    ]
+    if not parts:
+        raise ValueError(
+            "applied_lr: the state holds no lrjax learning-rate state; build the optimizer "
+            "with lrjax (for example lrjax.adam or lrjax.scale_by_learning_rate)"
+        )
+    out = parts[0]
+    for p in parts[1:]:
+        out = out * p
+    return out
+
+
+def decay_weights(weight_decay: Hyper, mask: Any = None) -> optax.GradientTransformation:
+    """``g + weight_decay * params`` (on the leaves `mask` selects); nothing when it is 0."""
+    check_nonnegative("weight_decay", weight_decay)
+    if is_zero(weight_decay):
+        return optax.identity()
+    return optax.add_decayed_weights(weight_decay, mask)
+
+
+def descent(
+    *scalings: optax.GradientTransformation,
+    learning_rate: Hyper,
+    weight_decay: Hyper = 0.0,
+    mask: Any = None,
+    decoupled: bool = False,
+) -> optax.GradientTransformation:
+    """An optimizer: weight decay, the scaling pieces, then ``-learning_rate``.
+
+    Coupled (L2) decay adds ``λ θ`` to the gradient before the scalings; decoupled decay
+    adds it to their output, so the step is ``-η_t (u + λ θ)``, which is PyTorch's
+    ``θ ← θ (1 - η_t λ)`` followed by ``θ ← θ - η_t u`` (Loshchilov & Hutter, "Decoupled
+    weight decay regularization", ICLR 2019, as PyTorch and optax implement it: the decay
+    is multiplied by the scheduled rate).
+    """
+    decay = decay_weights(weight_decay, mask)
+    parts = [*scalings, decay] if decoupled else [decay, *scalings]
+    return optax.chain(*parts, scale_by_learning_rate(learning_rate))

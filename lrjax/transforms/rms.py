@@ -1,0 +1,287 @@
+"""Per-coordinate rates from accumulated squared gradients: AdaGrad, AdaDelta, RMSprop."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from lrjax.transforms.base import (
+    Hyper,
+    at,
+    check_nonnegative,
+    check_structure,
+    check_unit,
+    compute_dtype,
+    descent,
+    is_zero,
+    leafwise,
+    lerp,
+    scalar,
+    zeros_like,
+)
+from lrjax.transforms.sgd import scale_by_momentum
+
+
+def _denominator(s: jax.Array, eps: jax.Array, eps_in_sqrt: bool) -> jax.Array:
+    """sqrt(s) + eps (PyTorch, Keras) or sqrt(s + eps) (optax's default for RMSprop)."""
+    return jnp.sqrt(s + eps) if eps_in_sqrt else jnp.sqrt(s) + eps
+
+
+class ScaleByAdagradState(NamedTuple):
+    sum_of_squares: optax.Updates  # S, in nu_dtype
+
+
+def scale_by_adagrad(
+    initial_accumulator_value: Hyper = 0.0,
+    eps: Hyper = 1e-10,
+    *,
+    eps_in_sqrt: bool = False,
+    nu_dtype: Any = None,
+) -> optax.GradientTransformation:
+    """AdaGrad's scaling: ``S ← S + g²``, ``u = g / (sqrt(S) + eps)``.
+
+    ``S_0 = initial_accumulator_value`` in every coordinate. With ``eps_in_sqrt`` the
+    denominator is ``sqrt(S + eps)``, and coordinates where S is 0 give 0, as
+    ``optax.scale_by_rss``.
+
+    Reference: Duchi, Hazan & Singer, "Adaptive subgradient methods for online learning and
+    stochastic optimization", JMLR 2011; PyTorch ``torch.optim.Adagrad``.
+    """
+    check_nonnegative("initial_accumulator_value", initial_accumulator_value)
+    check_nonnegative("eps", eps)
+
+    def init(params):
+        zeros = zeros_like(params, nu_dtype)
+        return ScaleByAdagradState(
+            jax.tree.map(lambda z: jnp.full_like(z, initial_accumulator_value), zeros)
+        )
+
+    def update(updates, state, params=None):
+        del params
+        check_structure(updates, state.sum_of_squares, "accumulator (built from the params)")
+
+        def leaf(g, s):
+            dtype = compute_dtype(g)
+            x = g.astype(dtype)
+            new = s.astype(dtype) + x * x
+            e = scalar(eps, dtype)
+            if eps_in_sqrt:
+                out = jnp.where(new > 0, x * jax.lax.rsqrt(new + e), 0)
+            else:
+                out = x / (jnp.sqrt(new) + e)
+            return out.astype(g.dtype), new.astype(s.dtype)
+
+        out, s = leafwise(leaf, updates, state.sum_of_squares)
+        return out, ScaleByAdagradState(s)
+
+    return optax.GradientTransformation(init, update)
+
+
+def adagrad(
+    learning_rate: Hyper,
+    *,
+    initial_accumulator_value: Hyper = 0.0,
+    eps: Hyper = 1e-10,
+    lr_decay: Hyper = 0.0,
+    weight_decay: Hyper = 0.0,
+    mask: Any = None,
+    eps_in_sqrt: bool = False,
+    nu_dtype: Any = None,
+) -> optax.GradientTransformation:
+    """AdaGrad, as ``torch.optim.Adagrad``.
+
+        g ← g + λ θ
+        S ← S + g²                          (S_0 = initial_accumulator_value)
+        θ ← θ - η_t / (1 + t·lr_decay) · g / (sqrt(S) + eps)
+
+    with ``η_t = learning_rate(t)`` and t the updates already applied (0 first).
+
+    Defaults are torch's (S_0 = 0, eps = 1e-10 outside the square root). optax's
+    ``adagrad`` defaults to S_0 = 0.1 and eps = 1e-7 inside the root:
+    ``adagrad(lr, initial_accumulator_value=0.1, eps=1e-7, eps_in_sqrt=True)`` is that.
+
+    Reference: Duchi, Hazan & Singer, JMLR 2011.
+    """
+    check_nonnegative("lr_decay", lr_decay)
+    check_nonnegative("learning_rate", learning_rate)
+    rate = learning_rate
+    if not is_zero(lr_decay):
+
+        def rate(count):
+            return at(learning_rate, count) / (1 + count * lr_decay)
+
+    scaling = scale_by_adagrad(
+        initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt, nu_dtype=nu_dtype
+    )
+    return descent(scaling, learning_rate=rate, weight_decay=weight_decay, mask=mask)
+
+
+class ScaleByAdadeltaState(NamedTuple):
+    nu: optax.Updates  # v, running mean of g², in nu_dtype
+    delta: optax.Updates  # u, running mean of Δ², in nu_dtype
+
+
+def scale_by_adadelta(
+    rho: Hyper = 0.9, eps: Hyper = 1e-6, *, nu_dtype: Any = None
+) -> optax.GradientTransformation:
+    """AdaDelta's scaling (eps inside both square roots; v_0 = u_0 = 0):
+
+        v ← ρ v + (1 - ρ) g²
+        Δ = sqrt(u + eps) / sqrt(v + eps) · g
+        u ← ρ u + (1 - ρ) Δ²
+
+    Reference: Zeiler, "ADADELTA: an adaptive learning rate method", arXiv:1212.5701, 2012;
+    PyTorch ``torch.optim.Adadelta``; ``optax.scale_by_adadelta``.
+    """
+    check_unit("rho", rho)
+    check_nonnegative("eps", eps)
+
+    def init(params):
+        return ScaleByAdadeltaState(zeros_like(params, nu_dtype), zeros_like(params, nu_dtype))
+
+    def update(updates, state, params=None):
+        del params
+        check_structure(updates, state.nu, "accumulators (built from the params)")
+
+        def leaf(g, v, u):
+            dtype = compute_dtype(g)
+            x = g.astype(dtype)
+            p, e = scalar(rho, dtype), scalar(eps, dtype)
+            v_new = p * v.astype(dtype) + (1 - p) * x * x
+            u_old = u.astype(dtype)
+            delta = jnp.sqrt(u_old + e) / jnp.sqrt(v_new + e) * x
+            u_new = p * u_old + (1 - p) * delta * delta
+            return delta.astype(g.dtype), v_new.astype(v.dtype), u_new.astype(u.dtype)
+
+        out, v, u = leafwise(leaf, updates, state.nu, state.delta)
+        return out, ScaleByAdadeltaState(v, u)
+
+    return optax.GradientTransformation(init, update)
+
+
+def adadelta(
+    learning_rate: Hyper = 1.0,
+    *,
+    rho: Hyper = 0.9,
+    eps: Hyper = 1e-6,
+    weight_decay: Hyper = 0.0,
+    mask: Any = None,
+    nu_dtype: Any = None,
+) -> optax.GradientTransformation:
+    """AdaDelta: ``θ ← θ - η_t Δ`` with Δ from `scale_by_adadelta` and coupled weight decay.
+
+    The learning rate defaults to 1.0, as in the paper and PyTorch, so the default
+    optimizer descends. (optax's ``adadelta()`` defaults to no learning rate and then
+    returns +Δ, which ascends.)
+
+    Reference: Zeiler 2012; PyTorch ``torch.optim.Adadelta``.
+    """
+    return descent(
+        scale_by_adadelta(rho, eps, nu_dtype=nu_dtype),
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        mask=mask,
+    )
+
+
+class ScaleByRmsState(NamedTuple):
+    nu: optax.Updates  # v, running mean of g², in nu_dtype
+    mu: optax.Updates  # ḡ, running mean of g (centered only, else None), in mu_dtype
+
+
+def scale_by_rms(
+    decay: Hyper = 0.99,
+    eps: Hyper = 1e-8,
+    *,
+    centered: bool = False,
+    eps_in_sqrt: bool = False,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
+) -> optax.GradientTransformation:
+    """RMSprop's scaling (v_0 = ḡ_0 = 0, no bias correction):
+
+        v ← α v + (1 - α) g²
+        ḡ ← α ḡ + (1 - α) g                      (centered only)
+        u = g / (sqrt(v - ḡ²) + eps)             (ḡ = 0 when not centered)
+
+    With ``eps_in_sqrt`` the denominator is ``sqrt(v - ḡ² + eps)`` (optax's default).
+
+    Reference: Hinton, Srivastava & Swersky, "Neural networks for machine learning",
+    lecture 6e, 2012; Graves, "Generating sequences with recurrent neural networks",
+    arXiv:1308.0850, 2013 (centered); PyTorch ``torch.optim.RMSprop``.
+    """
+    check_unit("decay", decay)
+    check_nonnegative("eps", eps)
+
+    def init(params):
+        mu = zeros_like(params, mu_dtype) if centered else None
+        return ScaleByRmsState(zeros_like(params, nu_dtype), mu)
+
+    def update(updates, state, params=None):
+        del params
+        check_structure(updates, state.nu, "accumulator (built from the params)")
+
+        def leaf(g, v, *m):
+            dtype = compute_dtype(g)
+            x = g.astype(dtype)
+            a, e = scalar(decay, dtype), scalar(eps, dtype)
+            v_new = a * v.astype(dtype) + (1 - a) * x * x
+            if not centered:
+                out = x / _denominator(v_new, e, eps_in_sqrt)
+                return out.astype(g.dtype), v_new.astype(v.dtype)
+            m_new = lerp(m[0].astype(dtype), x, a)
+            out = x / _denominator(v_new - m_new * m_new, e, eps_in_sqrt)
+            return out.astype(g.dtype), v_new.astype(v.dtype), m_new.astype(m[0].dtype)
+
+        if centered:
+            out, v, m = leafwise(leaf, updates, state.nu, state.mu)
+        else:
+            (out, v), m = leafwise(leaf, updates, state.nu), None
+        return out, ScaleByRmsState(v, m)
+
+    return optax.GradientTransformation(init, update)
+
+
+def rmsprop(
+    learning_rate: Hyper,
+    *,
+    decay: Hyper = 0.99,
+    eps: Hyper = 1e-8,
+    centered: bool = False,
+    momentum: Hyper | None = None,
+    weight_decay: Hyper = 0.0,
+    mask: Any = None,
+    eps_in_sqrt: bool = False,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
+) -> optax.GradientTransformation:
+    """RMSprop, as ``torch.optim.RMSprop``:
+
+        g ← g + λ θ
+        u = g / (sqrt(v - ḡ²) + eps)            (see `scale_by_rms`)
+        B ← μ B + u                              (momentum only; B_0 = 0)
+        θ ← θ - η_t B   (or θ - η_t u without momentum)
+
+    The momentum buffer accumulates unscaled steps and the learning rate is applied last,
+    so a learning-rate schedule gives PyTorch's trajectory. optax's ``rmsprop`` puts the
+    rate before its momentum and differs under a schedule. Defaults are torch's
+    (decay 0.99, eps outside the root); optax's are decay 0.9 with eps inside the root.
+
+    Reference: Hinton et al. 2012; Graves 2013.
+    """
+    scalings = [
+        scale_by_rms(
+            decay,
+            eps,
+            centered=centered,
+            eps_in_sqrt=eps_in_sqrt,
+            mu_dtype=mu_dtype,
+            nu_dtype=nu_dtype,
+        ),
+    ]
+    if momentum is not None:
+        scalings.append(scale_by_momentum(momentum, mu_dtype=mu_dtype))
+    return descent(*scalings, learning_rate=learning_rate, weight_decay=weight_decay, mask=mask)
