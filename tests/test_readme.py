@@ -18,3 +18,4 @@ def test_readme_code_runs():
     assert losses.shape == (12,)
     assert np.all(np.isfinite(losses)) and losses.min() < 1e-3
     assert namespace["s"].momentum is not None
+    np.testing.assert_allclose(namespace["lrjax"].applied_lr(namespace["state"]), namespace["onecycle"](2))
