@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
-from typing_extensions import dataclass_transform
+
+from lrjax._pytree import Pytree
+from lrjax._pytree import static as static  # re-exported for the schedule modules
 
 
-def static(default: Any = dataclasses.MISSING) -> Any:
-    """A field that is part of the pytree structure (a mode string, a flag, a callable).
-
-    Static fields are compared and hashed by `jit`, so changing one recompiles; numeric
-    hyperparameters are ordinary fields (pytree leaves) and never do.
-    """
-    return dataclasses.field(default=default, metadata={"static": True})
-
-
-@dataclass_transform(frozen_default=True, field_specifiers=(dataclasses.field, static))
-class Schedule:
+class Schedule(Pytree):
     """A learning-rate schedule: ``schedule(step) -> value``, elementwise in the step.
 
     Subclasses are frozen dataclasses registered as pytrees. Their ordinary fields are the
@@ -40,32 +31,6 @@ class Schedule:
       `ValueError` naming the argument; it is skipped for traced values, and unflattening a
       pytree never re-validates.
     """
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, eq=False)(cls)
-        fields = dataclasses.fields(cls)
-        data = tuple(f.name for f in fields if not f.metadata.get("static"))
-        meta = tuple(f.name for f in fields if f.metadata.get("static"))
-
-        def flatten_with_keys(s):
-            children = [(jax.tree_util.GetAttrKey(n), getattr(s, n)) for n in data]
-            return children, tuple(getattr(s, n) for n in meta)
-
-        def flatten(s):
-            return [getattr(s, n) for n in data], tuple(getattr(s, n) for n in meta)
-
-        def unflatten(aux, children):
-            # Bypass __init__: unflattening (jit, vmap, tree_map with placeholder leaves)
-            # must neither validate nor convert.
-            s = object.__new__(cls)
-            for name, value in zip(data, children, strict=True):
-                object.__setattr__(s, name, value)
-            for name, value in zip(meta, aux, strict=True):
-                object.__setattr__(s, name, value)
-            return s
-
-        jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
 
     def __call__(self, step: ArrayLike) -> jax.Array:
         step = jnp.maximum(jnp.asarray(step), 0)
@@ -87,10 +52,6 @@ class Schedule:
             or (hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating))
         ]
         return jnp.result_type(float, *floats)
-
-    def replace(self, **changes: Any) -> Schedule:
-        """A copy with some fields changed (validated like a new schedule)."""
-        return dataclasses.replace(self, **changes)
 
 
 def as_array(x: ArrayLike) -> jax.Array:
