@@ -1,6 +1,7 @@
 """lrjax: learning-rate schedules and adaptive methods for JAX."""
 
-from lrjax import compat, schedules, transforms
+from lrjax import adaptive, compat, schedules, transforms
+from lrjax.adaptive import ReduceOnPlateau, reduce_on_plateau
 from lrjax.transforms import (
     adadelta,
     adagrad,
@@ -26,6 +27,8 @@ from lrjax.transforms import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ReduceOnPlateau",
+    "adaptive",
     "adadelta",
     "adagrad",
     "adam",
@@ -35,6 +38,7 @@ __all__ = [
     "compat",
     "nadam",
     "radam",
+    "reduce_on_plateau",
     "rmsprop",
     "scale_by_adadelta",
     "scale_by_adagrad",

@@ -2,10 +2,10 @@
 
 Reference files, in order: ``$LRJAX_PEER_REFS`` (a path, if set), the project's shared
 ``../shared/refs/peer_refs.json`` when this checkout sits beside it, else the copy vendored
-in ``tests/refs/peer_refs.json``; plus ``tests/refs/extra_refs.json`` (schedules) and
-``tests/refs/optimizer_refs.json`` (optimizers), generated from the peer libraries by the
-``generate_*.py`` scripts beside them. Cases are keyed by name, so a fuller shared file
-simply adds cases.
+in ``tests/refs/peer_refs.json``; plus ``extra_refs.json`` (schedules),
+``optimizer_refs.json`` and ``plateau_refs.json`` in ``tests/refs``, generated from the peer
+libraries by the ``generate_*.py`` scripts beside them. Cases are keyed by name, so a
+fuller shared file simply adds cases.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ SHARED = HERE.parents[1] / "shared" / "refs" / "peer_refs.json"
 def reference_files() -> list[Path]:
     env = os.environ.get("LRJAX_PEER_REFS")
     primary = Path(env) if env else SHARED if SHARED.exists() else HERE / "refs" / "peer_refs.json"
-    return [primary, HERE / "refs" / "extra_refs.json", HERE / "refs" / "optimizer_refs.json"]
+    extra = ("extra_refs.json", "optimizer_refs.json", "plateau_refs.json")
+    return [primary, *(HERE / "refs" / name for name in extra)]
 
 
 def problem() -> dict:

@@ -18,4 +18,5 @@ def test_readme_code_runs():
     assert losses.shape == (12,)
     assert np.all(np.isfinite(losses)) and losses.min() < 1e-3
     assert namespace["s"].momentum is not None
-    np.testing.assert_allclose(namespace["lrjax"].applied_lr(namespace["state"]), namespace["onecycle"](2))
+    applied = namespace["lrjax"].applied_lr(namespace["state"])
+    np.testing.assert_allclose(applied, namespace["onecycle"](2), rtol=1e-6)

@@ -25,6 +25,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
+from lrjax.adaptive.plateau import ReduceOnPlateau
 from lrjax.schedules import (
     Schedule,
     cosine_decay,
@@ -57,6 +58,7 @@ __all__ = [
     "MultiplicativeLR",
     "OneCycleLR",
     "PolynomialLR",
+    "ReduceLROnPlateau",
     "SequentialLR",
     "StepLR",
 ]
@@ -369,3 +371,37 @@ def ChainedScheduler(base_lr: ArrayLike, schedulers: Sequence[Schedule]) -> Sche
     if not schedulers:
         raise ValueError("ChainedScheduler expects at least one scheduler, got none")
     return _chained(base_lr, schedulers, tuple(_chain_kind(s) for s in schedulers))
+
+
+def ReduceLROnPlateau(
+    base_lr: ArrayLike,
+    mode: str = "min",
+    factor: ArrayLike = 0.1,
+    patience: ArrayLike = 10,
+    threshold: ArrayLike = 1e-4,
+    threshold_mode: str = "rel",
+    cooldown: ArrayLike = 0,
+    min_lr: ArrayLike = 0.0,
+    eps: ArrayLike = 1e-8,
+) -> ReduceOnPlateau:
+    """``torch.optim.lr_scheduler.ReduceLROnPlateau`` as a pure controller.
+
+    ``c.lr(state)`` after k calls ``state = c.step(state, metric)`` is torch's lr after k
+    ``scheduler.step(metric)`` calls, starting from ``c.init()`` (lr = base_lr). The relative
+    threshold is torch's ``best * (1 - threshold)`` (``1 + threshold`` in max mode), which
+    for negative metrics accepts a slightly worse value as an improvement; lrjax's native
+    `lrjax.adaptive.ReduceOnPlateau` measures it on ``|best|`` instead.
+    """
+    with _checks.renamed(base_lr="lr"):
+        return ReduceOnPlateau(
+            base_lr,
+            factor,
+            patience,
+            threshold,
+            cooldown,
+            min_lr,
+            eps,
+            mode=mode,
+            threshold_mode=threshold_mode,
+            signed_rel=True,
+        )
