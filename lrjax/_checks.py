@@ -22,9 +22,10 @@ def concrete(x) -> np.ndarray | None:
         value = np.asarray(x)
     except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
         return None
-    if value.dtype == object or not np.issubdtype(value.dtype, np.number):
+    if value.dtype == object or not jax.numpy.issubdtype(value.dtype, np.number):
         return None
-    return value
+    # bfloat16 and the other ml_dtypes floats are not NumPy numbers; check them as float64.
+    return value if np.issubdtype(value.dtype, np.number) else value.astype(np.float64)
 
 
 def check(name: str, x, ok: Callable[[np.ndarray], np.ndarray], allowed: str) -> None:

@@ -15,6 +15,7 @@ from lrjax.transforms.base import (
     check_nonnegative,
     check_structure,
     check_unit,
+    complement,
     compute_dtype,
     descent,
     is_zero,
@@ -50,9 +51,8 @@ def _moments(
     def leaf(g, m, v, *rest):
         dtype = compute_dtype(g)
         x = g.astype(dtype)
-        c1, c2 = scalar(b1, dtype), scalar(b2, dtype)
-        m_new = lerp(m.astype(dtype), x, c1)
-        v_new = c2 * v.astype(dtype) + (1 - c2) * x * x
+        m_new = lerp(m.astype(dtype), x, complement(b1, dtype))
+        v_new = scalar(b2, dtype) * v.astype(dtype) + complement(b2, dtype) * x * x
         out, *new = extra(x, m_new, v_new, *rest)
         return (
             out.astype(g.dtype),
@@ -85,7 +85,7 @@ def scale_by_adam(
         V = max(V, v) with V_0 = 0 (AMSGrad), else V = v
         u = [m / (1 - b1^t)] / (sqrt(V / (1 - b2^t) + eps_root) + eps)
 
-    This is Algorithm 1 of Kingma & Ba, bit for bit ``optax.scale_by_adam`` when
+    This is Algorithm 1 of Kingma & Ba, and ``optax.scale_by_adam`` (to rounding) when
     ``amsgrad=False``. AMSGrad keeps the maximum of the raw v and bias-corrects it, as
     ``torch.optim.Adam(amsgrad=True)``; optax's ``amsgrad`` takes the maximum of the
     corrected v̂ instead, so they differ. `b1` and `b2` may be schedules of the update
@@ -331,7 +331,7 @@ def scale_by_radam(
             step, c1, c2 = t.astype(dtype), scalar(beta1, dtype), scalar(beta2, dtype)
             m_hat = m / (1 - c1**step)
             bc2 = 1 - c2**step
-            rho_inf = 2 / (1 - c2) - 1
+            rho_inf = 2 / complement(beta2, dtype) - 1
             rho_t = rho_inf - 2 * step * c2**step / bc2
             adaptive = rho_t > scalar(threshold, dtype)
             ratio = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
@@ -404,7 +404,7 @@ def scale_by_adamax(
             dtype = compute_dtype(g)
             x = g.astype(dtype)
             c1, c2 = scalar(beta1, dtype), scalar(beta2, dtype)
-            m_new = lerp(m.astype(dtype), x, c1)
+            m_new = lerp(m.astype(dtype), x, complement(beta1, dtype))
             u_new = jnp.maximum(c2 * u.astype(dtype), jnp.abs(x) + scalar(eps, dtype))
             out = m_new / ((1 - c1 ** t.astype(dtype)) * u_new)
             return out.astype(g.dtype), m_new.astype(m.dtype), u_new.astype(u.dtype)

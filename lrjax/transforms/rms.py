@@ -14,6 +14,7 @@ from lrjax.transforms.base import (
     check_nonnegative,
     check_structure,
     check_unit,
+    complement,
     compute_dtype,
     descent,
     is_zero,
@@ -150,10 +151,11 @@ def scale_by_adadelta(
             dtype = compute_dtype(g)
             x = g.astype(dtype)
             p, e = scalar(rho, dtype), scalar(eps, dtype)
-            v_new = p * v.astype(dtype) + (1 - p) * x * x
+            w = complement(rho, dtype)
+            v_new = p * v.astype(dtype) + w * x * x
             u_old = u.astype(dtype)
             delta = jnp.sqrt(u_old + e) / jnp.sqrt(v_new + e) * x
-            u_new = p * u_old + (1 - p) * delta * delta
+            u_new = p * u_old + w * delta * delta
             return delta.astype(g.dtype), v_new.astype(v.dtype), u_new.astype(u.dtype)
 
         out, v, u = leafwise(leaf, updates, state.nu, state.delta)
@@ -228,11 +230,12 @@ def scale_by_rms(
             dtype = compute_dtype(g)
             x = g.astype(dtype)
             a, e = scalar(decay, dtype), scalar(eps, dtype)
-            v_new = a * v.astype(dtype) + (1 - a) * x * x
+            w = complement(decay, dtype)
+            v_new = a * v.astype(dtype) + w * x * x
             if not centered:
                 out = x / _denominator(v_new, e, eps_in_sqrt)
                 return out.astype(g.dtype), v_new.astype(v.dtype)
-            m_new = lerp(m[0].astype(dtype), x, a)
+            m_new = lerp(m[0].astype(dtype), x, w)
             out = x / _denominator(v_new - m_new * m_new, e, eps_in_sqrt)
             return out.astype(g.dtype), v_new.astype(v.dtype), m_new.astype(m[0].dtype)
 

@@ -14,6 +14,7 @@ from lrjax.transforms.base import (
     at,
     check_structure,
     check_unit,
+    complement,
     compute_dtype,
     descent,
     is_zero,
@@ -74,7 +75,7 @@ def scale_by_momentum(
                 new = m * b.astype(dtype) + x
                 out = x + m * new if nesterov else new
             else:
-                keep = 1 - scalar(d, dtype)
+                keep = complement(d, dtype)
                 c = keep if ema else jnp.where(first, jnp.ones([], dtype), keep)
                 new = m * b.astype(dtype) + c * x
                 out = keep * x + m * new if nesterov else new
