@@ -1,7 +1,12 @@
 """lrjax: learning-rate schedules and adaptive methods for JAX."""
 
 from lrjax import adaptive, compat, schedules, transforms
-from lrjax.adaptive import ReduceOnPlateau, reduce_on_plateau
+from lrjax.adaptive import (
+    ReduceOnPlateau,
+    decay_on_gradient_stall,
+    reduce_on_plateau,
+    scale_by_loss,
+)
 from lrjax.transforms import (
     adadelta,
     adagrad,
@@ -36,6 +41,7 @@ __all__ = [
     "adamw",
     "applied_lr",
     "compat",
+    "decay_on_gradient_stall",
     "nadam",
     "radam",
     "reduce_on_plateau",
@@ -45,6 +51,7 @@ __all__ = [
     "scale_by_adam",
     "scale_by_adamax",
     "scale_by_learning_rate",
+    "scale_by_loss",
     "scale_by_momentum",
     "scale_by_nadam",
     "scale_by_radam",

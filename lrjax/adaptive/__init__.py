@@ -1,5 +1,11 @@
 """Learning rates that react to training: loss-aware rules and learning-rate-free methods."""
 
+from lrjax.adaptive.loss import (
+    ScaleByLossState,
+    StallState,
+    decay_on_gradient_stall,
+    scale_by_loss,
+)
 from lrjax.adaptive.plateau import (
     PlateauState,
     ReduceOnPlateau,
@@ -7,4 +13,13 @@ from lrjax.adaptive.plateau import (
     reduce_on_plateau,
 )
 
-__all__ = ["PlateauState", "ReduceOnPlateau", "ReduceOnPlateauState", "reduce_on_plateau"]
+__all__ = [
+    "PlateauState",
+    "ReduceOnPlateau",
+    "ReduceOnPlateauState",
+    "ScaleByLossState",
+    "StallState",
+    "decay_on_gradient_stall",
+    "reduce_on_plateau",
+    "scale_by_loss",
+]
