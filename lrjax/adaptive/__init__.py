@@ -1,5 +1,6 @@
 """Learning rates that react to training: loss-aware rules and learning-rate-free methods."""
 
+from lrjax.adaptive.hypergradient import HypergradientState, adam_hd, hypergradient, sgd_hd
 from lrjax.adaptive.loss import (
     ScaleByLossState,
     StallState,
@@ -14,6 +15,10 @@ from lrjax.adaptive.plateau import (
 )
 
 __all__ = [
+    "HypergradientState",
+    "adam_hd",
+    "hypergradient",
+    "sgd_hd",
     "PlateauState",
     "ReduceOnPlateau",
     "ReduceOnPlateauState",

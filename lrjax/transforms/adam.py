@@ -76,6 +76,7 @@ def scale_by_adam(
     *,
     eps_root: Hyper = 0.0,
     amsgrad: bool = False,
+    eps_hat: bool = False,
     mu_dtype: Any = None,
     nu_dtype: Any = None,
 ) -> optax.GradientTransformation:
@@ -91,6 +92,10 @@ def scale_by_adam(
     corrected v̂ instead, so they differ. `b1` and `b2` may be schedules of the update
     count (torch's ``OneCycleLR`` cycles ``betas[0]``); the bias correction then uses the
     current value, ``1 - b1(t)^t``, as torch does.
+
+    ``eps_hat=True`` adds eps to the uncorrected root instead, the "ε̂" form at the end of
+    Kingma & Ba's section 2 used by TensorFlow/Keras and the hypergradient reference code:
+    ``u = m · sqrt(1 - b2^t) / (1 - b1^t) / (sqrt(V) + eps)``.
 
     References: Kingma & Ba, "Adam: a method for stochastic optimization", ICLR 2015;
     Reddi, Kale & Kumar, "On the convergence of Adam and beyond", ICLR 2018 (AMSGrad).
@@ -110,13 +115,15 @@ def scale_by_adam(
         def direction(x, m, v, *v_max):
             dtype = x.dtype
             step = t.astype(dtype)
-            c1 = 1 / (1 - scalar(beta1, dtype) ** step)
-            c2 = 1 / (1 - scalar(beta2, dtype) ** step)
+            bc1 = 1 - scalar(beta1, dtype) ** step
+            bc2 = 1 - scalar(beta2, dtype) ** step
             big_v = jnp.maximum(v_max[0].astype(dtype), v) if amsgrad else v
-            v_hat = big_v * c2
             if not is_zero(eps_root):
-                v_hat = v_hat + scalar(eps_root, dtype)
-            out = m * c1 / (jnp.sqrt(v_hat) + scalar(eps, dtype))
+                big_v = big_v + bc2 * scalar(eps_root, dtype)  # v̂ + eps_root, scaled by bc2
+            if eps_hat:
+                out = m * (jnp.sqrt(bc2) / bc1) / (jnp.sqrt(big_v) + scalar(eps, dtype))
+            else:
+                out = m * (1 / bc1) / (jnp.sqrt(big_v * (1 / bc2)) + scalar(eps, dtype))
             return (out, big_v) if amsgrad else (out,)
 
         extra = (state.nu_max,) if amsgrad else ()
