@@ -7,6 +7,7 @@ from lrjax.adaptive import (
     reduce_on_plateau,
     scale_by_loss,
 )
+from lrjax.adaptive.schedule_free import eval_params as schedule_free_eval_params
 from lrjax.transforms import (
     adadelta,
     adagrad,
@@ -56,6 +57,7 @@ __all__ = [
     "scale_by_nadam",
     "scale_by_radam",
     "scale_by_rms",
+    "schedule_free_eval_params",
     "schedules",
     "sgd",
     "transforms",

@@ -13,8 +13,20 @@ from lrjax.adaptive.plateau import (
     ReduceOnPlateauState,
     reduce_on_plateau,
 )
+from lrjax.adaptive.schedule_free import (
+    ScheduleFreeState,
+    eval_params,
+    schedule_free,
+    schedule_free_adamw,
+    schedule_free_sgd,
+)
 
 __all__ = [
+    "ScheduleFreeState",
+    "eval_params",
+    "schedule_free",
+    "schedule_free_adamw",
+    "schedule_free_sgd",
     "HypergradientState",
     "adam_hd",
     "hypergradient",

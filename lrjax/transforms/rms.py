@@ -190,6 +190,7 @@ def adadelta(
 
 
 class ScaleByRmsState(NamedTuple):
+    count: jax.Array  # int32, updates applied (saturating)
     nu: optax.Updates  # v, running mean of g², in nu_dtype
     mu: optax.Updates  # ḡ, running mean of g (centered only, else None), in mu_dtype
 
@@ -200,16 +201,19 @@ def scale_by_rms(
     *,
     centered: bool = False,
     eps_in_sqrt: bool = False,
+    bias_correction: bool = False,
     mu_dtype: Any = None,
     nu_dtype: Any = None,
 ) -> optax.GradientTransformation:
-    """RMSprop's scaling (v_0 = ḡ_0 = 0, no bias correction):
+    """RMSprop's scaling (v_0 = ḡ_0 = 0):
 
         v ← α v + (1 - α) g²
         ḡ ← α ḡ + (1 - α) g                      (centered only)
         u = g / (sqrt(v - ḡ²) + eps)             (ḡ = 0 when not centered)
 
     With ``eps_in_sqrt`` the denominator is ``sqrt(v - ḡ² + eps)`` (optax's default).
+    With ``bias_correction`` (off in RMSprop; on in schedule-free AdamW) v is divided by
+    ``1 - α^t`` for update t = 1, 2, ... before the root.
 
     Reference: Hinton, Srivastava & Swersky, "Neural networks for machine learning",
     lecture 6e, 2012; Graves, "Generating sequences with recurrent neural networks",
@@ -220,11 +224,12 @@ def scale_by_rms(
 
     def init(params):
         mu = zeros_like(params, mu_dtype) if centered else None
-        return ScaleByRmsState(zeros_like(params, nu_dtype), mu)
+        return ScaleByRmsState(jnp.zeros([], jnp.int32), zeros_like(params, nu_dtype), mu)
 
     def update(updates, state, params=None):
         del params
         check_structure(updates, state.nu, "accumulator (built from the params)")
+        count = optax.safe_increment(state.count)
 
         def leaf(g, v, *m):
             dtype = compute_dtype(g)
@@ -232,18 +237,19 @@ def scale_by_rms(
             a, e = scalar(decay, dtype), scalar(eps, dtype)
             w = complement(decay, dtype)
             v_new = a * v.astype(dtype) + w * x * x
+            corrected = v_new / (1 - a ** count.astype(dtype)) if bias_correction else v_new
             if not centered:
-                out = x / _denominator(v_new, e, eps_in_sqrt)
+                out = x / _denominator(corrected, e, eps_in_sqrt)
                 return out.astype(g.dtype), v_new.astype(v.dtype)
             m_new = lerp(m[0].astype(dtype), x, w)
-            out = x / _denominator(v_new - m_new * m_new, e, eps_in_sqrt)
+            out = x / _denominator(corrected - m_new * m_new, e, eps_in_sqrt)
             return out.astype(g.dtype), v_new.astype(v.dtype), m_new.astype(m[0].dtype)
 
         if centered:
             out, v, m = leafwise(leaf, updates, state.nu, state.mu)
         else:
             (out, v), m = leafwise(leaf, updates, state.nu), None
-        return out, ScaleByRmsState(v, m)
+        return out, ScaleByRmsState(count, v, m)
 
     return optax.GradientTransformation(init, update)
 
