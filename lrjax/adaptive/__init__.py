@@ -13,6 +13,7 @@ from lrjax.adaptive.plateau import (
     ReduceOnPlateauState,
     reduce_on_plateau,
 )
+from lrjax.adaptive.prodigy import ProdigyState, prodigy
 from lrjax.adaptive.schedule_free import (
     ScheduleFreeState,
     eval_params,
@@ -22,6 +23,8 @@ from lrjax.adaptive.schedule_free import (
 )
 
 __all__ = [
+    "ProdigyState",
+    "prodigy",
     "ScheduleFreeState",
     "eval_params",
     "schedule_free",

@@ -4,6 +4,6 @@
 constructor builds ordinary lrjax schedules, so it is exactly as traceable as they are.
 """
 
-from lrjax.compat import hypergrad, keras, schedulefree, timm, torch
+from lrjax.compat import hypergrad, keras, prodigyopt, schedulefree, timm, torch
 
-__all__ = ["hypergrad", "keras", "schedulefree", "timm", "torch"]
+__all__ = ["hypergrad", "keras", "prodigyopt", "schedulefree", "timm", "torch"]
