@@ -1,5 +1,13 @@
 """Learning rates that react to training: loss-aware rules and learning-rate-free methods."""
 
+from lrjax.adaptive.dadapt import (
+    DAdaptAdaGradState,
+    DAdaptAdamState,
+    DAdaptSGDState,
+    dadapt_adagrad,
+    dadapt_adam,
+    dadapt_sgd,
+)
 from lrjax.adaptive.hypergradient import HypergradientState, adam_hd, hypergradient, sgd_hd
 from lrjax.adaptive.loss import (
     ScaleByLossState,
@@ -23,6 +31,12 @@ from lrjax.adaptive.schedule_free import (
 )
 
 __all__ = [
+    "DAdaptAdaGradState",
+    "DAdaptAdamState",
+    "DAdaptSGDState",
+    "dadapt_adagrad",
+    "dadapt_adam",
+    "dadapt_sgd",
     "ProdigyState",
     "prodigy",
     "ScheduleFreeState",

@@ -10,7 +10,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, at, check_structure, zeros_like
+from lrjax.transforms.base import Hyper, at, check_structure, tree_sum, zeros_like
 
 
 class ProdigyState(NamedTuple):
@@ -26,10 +26,6 @@ class ProdigyState(NamedTuple):
 
     def applied_lr(self) -> jax.Array:
         return self.learning_rate
-
-
-def _tree_sum(fn, *trees) -> jax.Array:
-    return sum(jnp.sum(fn(*leaves)) for leaves in zip(*map(jax.tree.leaves, trees), strict=True))
 
 
 def prodigy(
@@ -109,7 +105,7 @@ def prodigy(
         if not decoupled:
             g = jax.tree.map(lambda g, x: g + weight_decay * x, g, params)
         scale = d / d0
-        numerator = beta3 * state.numerator + scale * dlr * _tree_sum(
+        numerator = beta3 * state.numerator + scale * dlr * tree_sum(
             lambda g, x0, x: g * (x0 - x), g, state.x0, params
         )
         mu = jax.tree.map(lambda m, g: b1 * m + d * (1 - b1) * g, state.mu, g)
@@ -117,7 +113,7 @@ def prodigy(
         s = jax.tree.map(
             lambda s, g: beta3 * s + scale * (d if safeguard_warmup else dlr) * g, state.s, g
         )
-        denom = _tree_sum(jnp.abs, s)
+        denom = tree_sum(jnp.abs, s)
         step = denom > 0
         d_hat = d_coef * numerator / jnp.where(step, denom, 1)
         d_new = jnp.where(d == d0, jnp.maximum(d, d_hat), d)

@@ -4,6 +4,14 @@
 constructor builds ordinary lrjax schedules, so it is exactly as traceable as they are.
 """
 
-from lrjax.compat import hypergrad, keras, prodigyopt, schedulefree, timm, torch
+from lrjax.compat import (
+    dadaptation,
+    hypergrad,
+    keras,
+    prodigyopt,
+    schedulefree,
+    timm,
+    torch,
+)
 
-__all__ = ["hypergrad", "keras", "prodigyopt", "schedulefree", "timm", "torch"]
+__all__ = ["dadaptation", "hypergrad", "keras", "prodigyopt", "schedulefree", "timm", "torch"]

@@ -111,6 +111,13 @@ def leafwise(fn: Callable[..., tuple], updates: optax.Updates, *trees: Any) -> t
     )
 
 
+def tree_sum(fn: Callable[..., jax.Array], *trees: Any) -> jax.Array:
+    """Σ over all leaves of ``fn(*leaves)``: the global sums of the learning-rate-free
+    methods (inner products, norms), over the whole tree as their references do."""
+    leaves = zip(*map(jax.tree.leaves, trees), strict=True)
+    return sum((jnp.sum(fn(*group)) for group in leaves), jnp.zeros([]))
+
+
 def zeros_like(params: optax.Params, dtype: Any = None) -> Any:
     """Zeros shaped like `params` (in `dtype` when given); None leaves stay None."""
     return jax.tree.map(lambda p: None if p is None else jnp.zeros_like(p, dtype=dtype), params)
