@@ -8,6 +8,13 @@ from lrjax.adaptive.dadapt import (
     dadapt_adam,
     dadapt_sgd,
 )
+from lrjax.adaptive.dog import (
+    DoGState,
+    PolynomialAverageState,
+    averaged_params,
+    dog,
+    polynomial_average,
+)
 from lrjax.adaptive.hypergradient import HypergradientState, adam_hd, hypergradient, sgd_hd
 from lrjax.adaptive.loss import (
     ScaleByLossState,
@@ -31,6 +38,11 @@ from lrjax.adaptive.schedule_free import (
 )
 
 __all__ = [
+    "DoGState",
+    "PolynomialAverageState",
+    "averaged_params",
+    "dog",
+    "polynomial_average",
     "DAdaptAdaGradState",
     "DAdaptAdamState",
     "DAdaptSGDState",

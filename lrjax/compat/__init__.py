@@ -6,6 +6,7 @@ constructor builds ordinary lrjax schedules, so it is exactly as traceable as th
 
 from lrjax.compat import (
     dadaptation,
+    dog,
     hypergrad,
     keras,
     prodigyopt,
@@ -14,4 +15,13 @@ from lrjax.compat import (
     torch,
 )
 
-__all__ = ["dadaptation", "hypergrad", "keras", "prodigyopt", "schedulefree", "timm", "torch"]
+__all__ = [
+    "dadaptation",
+    "dog",
+    "hypergrad",
+    "keras",
+    "prodigyopt",
+    "schedulefree",
+    "timm",
+    "torch",
+]
