@@ -14,6 +14,7 @@ from lrjax.adaptive import ReduceOnPlateau, reduce_on_plateau
 from lrjax.compat.torch import ReduceLROnPlateau
 
 CASES = load_cases("plateau")
+TIMM_CASES = load_cases("timm_plateau")
 
 
 def _replay(controller, metrics):
@@ -34,6 +35,14 @@ def test_torch_plateau_cases_exactly(case, x64):
     np.testing.assert_array_equal(np.asarray(states.best), case["best"])
     np.testing.assert_array_equal(np.asarray(states.num_bad), case["num_bad_epochs"])
     np.testing.assert_array_equal(np.asarray(states.cooldown), case["cooldown_counter"])
+
+
+@pytest.mark.parametrize("case", TIMM_CASES, ids=[c["name"] for c in TIMM_CASES])
+def test_timm_plateau_cases(case, x64):
+    c = lrjax.compat.timm.PlateauLRScheduler(case["base_lr"], **case["params"])
+    states = _replay(c, case["metrics"])
+    lrs = np.concatenate([[float(c.lr(c.init()))], np.asarray(c.lr(states))])
+    np.testing.assert_allclose(lrs, case["lrs"], rtol=1e-12)
 
 
 def test_torch_plateau_float32_rates():

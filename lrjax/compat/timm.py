@@ -18,12 +18,15 @@ truncated to (-noise_pct, noise_pct) applied as ``lr * (1 + n)``, but is drawn f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from lrjax import _checks
+from lrjax._pytree import Pytree
+from lrjax.adaptive.plateau import ReduceOnPlateau
 from lrjax.schedules import (
     Schedule,
     multi_step,
@@ -36,6 +39,8 @@ from lrjax.schedules import (
 )
 
 __all__ = [
+    "PlateauLRScheduler",
+    "TimmPlateau",
     "CosineLRScheduler",
     "MultiStepLRScheduler",
     "PolyLRScheduler",
@@ -215,3 +220,78 @@ def MultiStepLRScheduler(
         main, base_lr, warmup_t, warmup_lr_init,
         warmup_prefix, base_lr, noise_range_t, noise_pct, noise_std, noise_seed, key,
     )  # fmt: skip
+
+
+class PlateauState(NamedTuple):
+    plateau: Any  # lrjax.adaptive.PlateauState; its lr is the rate in effect
+    epoch: jax.Array  # int32 epochs stepped
+
+
+class TimmPlateau(Pytree):
+    """``timm.scheduler.PlateauLRScheduler`` (noise aside) as a pure controller; build it
+    with `PlateauLRScheduler`.
+
+    ``state = c.step(state, metric)`` is timm's ``step(epoch, metric)`` for epoch = 1, 2,
+    ...; ``c.lr(state)`` is the rate after it (``c.lr(c.init())`` the rate the constructor
+    leaves). For epochs ``<= warmup_t`` the rate is the linear warmup
+    ``warmup_lr_init + epoch (base_lr - warmup_lr_init) / warmup_t`` and the metric is
+    ignored; afterwards torch's ``ReduceLROnPlateau(factor=decay_rate, patience=patience_t,
+    cooldown=cooldown_t, min_lr=lr_min, threshold_mode='rel', eps=1e-8)`` acts on the
+    current rate. timm's default mode is 'max'.
+    """
+
+    plateau: Any
+    warmup_t: ArrayLike
+    warmup_lr_init: ArrayLike
+
+    def _warmup(self, epoch: jax.Array, dtype) -> jax.Array:
+        base, init = self.plateau.base_lr, self.warmup_lr_init
+        return jnp.asarray(init + epoch * (base - init) / jnp.maximum(self.warmup_t, 1), dtype)
+
+    def init(self) -> PlateauState:
+        state = self.plateau.init()
+        lr = jnp.where(self.warmup_t > 0, self._warmup(0, state.lr.dtype), state.lr)
+        return PlateauState(state._replace(lr=lr.astype(state.lr.dtype)), jnp.zeros([], jnp.int32))
+
+    def step(self, state: PlateauState, metric: ArrayLike) -> PlateauState:
+        epoch = state.epoch + 1
+        warming = epoch <= self.warmup_t
+        warm = state.plateau._replace(lr=self._warmup(epoch, state.plateau.lr.dtype))
+        stepped = self.plateau.step(state.plateau, metric)
+        plateau = jax.tree.map(lambda a, b: jnp.where(warming, a, b), warm, stepped)
+        return PlateauState(plateau, epoch)
+
+    def lr(self, state: PlateauState) -> jax.Array:
+        return state.plateau.lr
+
+
+def PlateauLRScheduler(
+    base_lr: ArrayLike,
+    decay_rate: ArrayLike = 0.1,
+    patience_t: ArrayLike = 10,
+    threshold: ArrayLike = 1e-4,
+    cooldown_t: ArrayLike = 0,
+    warmup_t: ArrayLike = 0,
+    warmup_lr_init: ArrayLike = 0,
+    lr_min: ArrayLike = 0,
+    mode: str = "max",
+) -> TimmPlateau:
+    """``timm.scheduler.PlateauLRScheduler(optimizer, **kwargs)`` with the optimizer's lr
+    as `base_lr`: see `TimmPlateau`. Noise arguments are not supported."""
+    names = dict(factor="decay_rate", patience="patience_t", cooldown="cooldown_t")
+    with _checks.renamed(min_lr="lr_min", **names):
+        plateau = ReduceOnPlateau(
+            base_lr,
+            decay_rate,
+            patience_t,
+            threshold,
+            cooldown_t,
+            lr_min,
+            1e-8,
+            mode=mode,
+            threshold_mode="rel",
+            signed_rel=True,
+        )
+    _checks.nonnegative("warmup_t", warmup_t)
+    _checks.nonnegative("warmup_lr_init", warmup_lr_init)
+    return TimmPlateau(plateau, warmup_t, warmup_lr_init)
