@@ -21,7 +21,7 @@ $(VENV)/.demo: pyproject.toml | $(BIN)/python
 test: $(VENV)/.test
 	$(BIN)/python -m pytest
 
-test-all: $(VENV)/.test
+test-all: $(VENV)/.test $(VENV)/.demo  # slow tests include the digits MLP (scikit-learn)
 	$(BIN)/python -m pytest -m ''
 
 demo: $(VENV)/.demo
