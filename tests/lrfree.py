@@ -43,3 +43,28 @@ def run(opt: optax.GradientTransformation, n: int, record=None):
     p0 = jnp.asarray(PROBLEM["p0"], jnp.float64)
     (_, _), (ps, rec) = jax.jit(lambda p: jax.lax.scan(step, (p, opt.init(p)), length=n))(p0)
     return np.vstack([np.asarray(p0)[None], np.asarray(ps)]), np.asarray(rec)
+
+
+def assert_vmap_matches_loop(build, field: str, values, base: dict, steps: int = 40):
+    """A sweep over `field` (one vmapped, jitted run) equals single jitted runs, which
+    compile once for all values, and the hyperparameter changes the result."""
+    import chex
+
+    A = jnp.diag(jnp.arange(1.0, 5.0))
+
+    def final(v):
+        opt = build(**{**base, field: v})
+
+        def step(carry, _):
+            p, s = carry
+            u, s = opt.update(A @ p - 1.0, s, p)
+            return (optax.apply_updates(p, u), s), None
+
+        (p, _), _ = jax.lax.scan(step, (jnp.ones(4), opt.init(jnp.ones(4))), length=steps)
+        return p
+
+    single = jax.jit(chex.assert_max_traces(final, n=1))
+    batched = jax.jit(jax.vmap(final))(jnp.asarray(values))
+    for i, v in enumerate(values):
+        np.testing.assert_allclose(batched[i], single(jnp.asarray(v)), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(batched[0], batched[-1])

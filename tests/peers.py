@@ -103,3 +103,22 @@ def case_optimizer(case: dict):
             else:
                 hyperparams["momentum"] = schedule.momentum
     return getattr(lrjax.compat.torch, case["optimizer"].rsplit(".", 1)[-1])(**hyperparams)
+
+
+def state_fields(state, field: str) -> list:
+    """The values of every NamedTuple field called `field` inside an optimizer state
+    (nested chains and wrappers included), skipping fields that hold None."""
+    found = []
+
+    def visit(x):
+        if hasattr(x, "_fields"):
+            if field in x._fields and getattr(x, field) is not None:
+                found.append(getattr(x, field))
+            for child in x:
+                visit(child)
+        elif isinstance(x, (tuple, list)):
+            for child in x:
+                visit(child)
+
+    visit(state)
+    return found

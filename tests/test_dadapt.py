@@ -1,13 +1,12 @@
 """D-Adaptation (Adam, SGD, AdaGrad) against dadaptation 3.2: trajectory, d and the
 statistics behind it."""
 
-import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from lrfree import load_cases, run
+from lrfree import assert_vmap_matches_loop, load_cases, run
 
 from lrjax.adaptive import (
     DAdaptAdaGradState,
@@ -18,14 +17,14 @@ from lrjax.adaptive import (
     dadapt_sgd,
 )
 from lrjax.compat import dadaptation
+from lrjax.transforms.base import find_states
 
 CASES = load_cases("dadaptation")
 STATES = (DAdaptAdamState, DAdaptSGDState, DAdaptAdaGradState)
 
 
 def _state(state):
-    leaves = jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, STATES))
-    return [s for s in leaves if isinstance(s, STATES)][0]
+    return find_states(state, STATES)[0]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -94,24 +93,7 @@ def test_vmap_equals_loop_without_recompiling(field):
         "d0": [1e-7, 1e-6, 1e-4],
     }[field]
     base = dict(learning_rate=1.0, growth_rate=float("inf"), d0=1e-6)
-    A = jnp.diag(jnp.arange(1.0, 5.0))
-
-    def final(v):
-        opt = dadapt_adam(**{**base, field: v})
-
-        def step(carry, _):
-            p, s = carry
-            u, s = opt.update(A @ p - 1.0, s, p)
-            return (optax.apply_updates(p, u), s), None
-
-        (p, _), _ = jax.lax.scan(step, (jnp.ones(4), opt.init(jnp.ones(4))), length=40)
-        return p
-
-    single = jax.jit(chex.assert_max_traces(final, n=1))
-    batched = jax.jit(jax.vmap(final))(jnp.asarray(values))
-    for i, v in enumerate(values):
-        np.testing.assert_allclose(batched[i], single(jnp.asarray(v)), rtol=1e-5, atol=1e-6)
-    assert not np.allclose(batched[0], batched[-1])
+    assert_vmap_matches_loop(dadapt_adam, field, values, base, steps=40)
 
 
 @pytest.mark.parametrize(

@@ -1,23 +1,21 @@
 """DoG, LDoG and the polynomial-decay averager against dog-optimizer 1.0.3."""
 
-import chex
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from lrfree import load_cases, run
+from lrfree import assert_vmap_matches_loop, load_cases, run
 
 import lrjax
 from lrjax.adaptive import DoGState, averaged_params, dog, polynomial_average
 from lrjax.compat import dog as compat_dog
+from lrjax.transforms.base import find_states
 
 CASES = load_cases("dog")
 
 
 def _state(state):
-    leaves = jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, DoGState))
-    return [s for s in leaves if isinstance(s, DoGState)][0]
+    return find_states(state, DoGState)[0]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -86,24 +84,7 @@ def test_vmap_equals_loop_without_recompiling(field):
         "weight_decay": [0.0, 1e-3, 1e-2],
     }[field]
     base = dict(reps_rel=1e-4, learning_rate=1.0, weight_decay=0.0)
-    A = jnp.diag(jnp.arange(1.0, 5.0))
-
-    def final(v):
-        opt = dog(**{**base, field: v})
-
-        def step(carry, _):
-            p, s = carry
-            u, s = opt.update(A @ p - 1.0, s, p)
-            return (optax.apply_updates(p, u), s), None
-
-        (p, _), _ = jax.lax.scan(step, (jnp.ones(4), opt.init(jnp.ones(4))), length=60)
-        return p
-
-    single = jax.jit(chex.assert_max_traces(final, n=1))
-    batched = jax.jit(jax.vmap(final))(jnp.asarray(values))
-    for i, v in enumerate(values):
-        np.testing.assert_allclose(batched[i], single(jnp.asarray(v)), rtol=1e-5, atol=1e-6)
-    assert not np.allclose(batched[0], batched[-1])
+    assert_vmap_matches_loop(dog, field, values, base, steps=60)
 
 
 @pytest.mark.parametrize(

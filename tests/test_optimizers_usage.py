@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from peers import state_fields
 
 import lrjax
 import lrjax.schedules as S
@@ -332,23 +333,6 @@ def test_array_weight_decay_keeps_bfloat16_updates(build):
     assert all(u.dtype == jnp.bfloat16 for u in jax.tree.leaves(updates))
 
 
-def _state_fields(state, field):
-    found = []
-
-    def visit(x):
-        if hasattr(x, "_fields"):
-            if field in x._fields:
-                found.append(getattr(x, field))
-            for child in x:
-                visit(child)
-        elif isinstance(x, (tuple, list)):
-            for child in x:
-                visit(child)
-
-    visit(state)
-    return found
-
-
 # name -> (build(mu_dtype, nu_dtype), fields holding the first moment, the second moment)
 MOMENT_DTYPES = {
     "sgd": (lambda mu, nu: lrjax.sgd(0.1, 0.9, mu_dtype=mu), ["momentum"], []),
@@ -385,7 +369,7 @@ def test_mu_and_nu_dtype_set_the_state_dtypes(name):
     for s in (state, after):
         for fields, dtype in ((mu_fields, jnp.bfloat16), (nu_fields, jnp.float16)):
             for field in fields:
-                trees = _state_fields(s, field)
+                trees = state_fields(s, field)
                 assert trees, field
                 for leaf in jax.tree.leaves(trees):
                     assert leaf.dtype == dtype, (field, leaf.dtype)
@@ -401,7 +385,7 @@ def test_float64_params_give_float64_updates_and_state(name, x64):
     assert all(u.dtype == jnp.float64 for u in jax.tree.leaves(updates))
     for leaf in jax.tree.leaves(state):
         assert leaf.dtype in (jnp.float64, jnp.int32), leaf.dtype
-    for count in _state_fields(state, "count"):
+    for count in state_fields(state, "count"):
         assert count.dtype == jnp.int32
 
 
@@ -422,10 +406,10 @@ def test_count_is_int32_and_saturates(name):
     opt = NINE[name]()
     top = 2**31 - 1
     state = _with_counts(opt.init(params()), top)
-    counts = _state_fields(state, "count")
+    counts = state_fields(state, "count")
     assert counts and all(c.dtype == jnp.int32 for c in counts)
     updates, state = opt.update(GRADS, state, params())
-    for c in _state_fields(state, "count"):
+    for c in state_fields(state, "count"):
         assert c.dtype == jnp.int32 and int(c) == top
     assert all(bool(jnp.all(jnp.isfinite(u))) for u in jax.tree.leaves(updates))
     assert bool(jnp.isfinite(lrjax.applied_lr(state)))
@@ -458,7 +442,7 @@ def test_none_leaves(name):
     assert updates["b"] is None and updates["a"].shape == (3,)
     for field in ("mu", "nu", "momentum", "sum_of_squares", "delta"):
         for before, after in zip(
-            _state_fields(state0, field), _state_fields(state1, field), strict=True
+            state_fields(state0, field), state_fields(state1, field), strict=True
         ):
             if isinstance(before, dict) and before.get("b") is not None:
                 np.testing.assert_array_equal(after["b"], before["b"])

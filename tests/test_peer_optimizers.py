@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from peers import case_optimizer, load_cases, problem
+from peers import case_optimizer, load_cases, problem, state_fields
 
 import lrjax
 
@@ -56,23 +56,6 @@ def test_float64_trajectory_matches_torch(case, x64):
     _check_state(case, state)
 
 
-def _leaves_named(state, field):
-    found = []
-
-    def visit(x):
-        if hasattr(x, "_fields"):
-            if field in x._fields and getattr(x, field) is not None:
-                found.append(getattr(x, field))
-            for child in x:
-                visit(child)
-        elif isinstance(x, (tuple, list)):
-            for child in x:
-                visit(child)
-
-    visit(state)
-    return found
-
-
 # torch state key -> lrjax state field holding the same quantity
 STATE_FIELDS = {
     "momentum_buffer": "momentum",
@@ -91,13 +74,13 @@ STATE_FIELDS = {
 def _check_state(case, state):
     for key, want in case["final_state"].items():
         if key == "step":
-            counts = _leaves_named(state, "count")
+            counts = state_fields(state, "count")
             assert all(int(c) == want for c in counts), (key, counts)
             continue
         field = STATE_FIELDS[key]
         if case["optimizer"].endswith("RMSprop") and key == "momentum_buffer":
             field = "momentum"
-        got = _leaves_named(state, field)
+        got = state_fields(state, field)
         assert got, f"no state field {field!r} for torch's {key!r}"
         np.testing.assert_allclose(np.asarray(got[-1]), want, rtol=1e-9, atol=1e-12, err_msg=key)
 

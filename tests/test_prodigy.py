@@ -1,23 +1,21 @@
 """Prodigy against prodigyopt 1.1.2: trajectory, the d estimate and its statistics."""
 
-import chex
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from lrfree import load_cases, run
+from lrfree import assert_vmap_matches_loop, load_cases, run
 
 import lrjax
 from lrjax.adaptive import ProdigyState, prodigy
 from lrjax.compat import prodigyopt
+from lrjax.transforms.base import find_states
 
 CASES = load_cases("prodigy")
 
 
 def _state(state):
-    leaves = jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, ProdigyState))
-    return [s for s in leaves if isinstance(s, ProdigyState)][0]
+    return find_states(state, ProdigyState)[0]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -66,24 +64,7 @@ def test_vmap_equals_loop_without_recompiling(field):
         "growth_rate": [1.02, 1.5, float("inf")],
     }[field]
     base = dict(d_coef=1.0, b2=0.999, weight_decay=0.01, growth_rate=float("inf"))
-    A = jnp.diag(jnp.arange(1.0, 5.0))
-
-    def final(v):
-        opt = prodigy(**{**base, field: v})
-
-        def step(carry, _):
-            p, s = carry
-            u, s = opt.update(A @ p - 1.0, s, p)
-            return (optax.apply_updates(p, u), s), None
-
-        (p, _), _ = jax.lax.scan(step, (jnp.ones(4), opt.init(jnp.ones(4))), length=40)
-        return p
-
-    single = jax.jit(chex.assert_max_traces(final, n=1))
-    batched = jax.jit(jax.vmap(final))(jnp.asarray(values))
-    for i, v in enumerate(values):
-        np.testing.assert_allclose(batched[i], single(jnp.asarray(v)), rtol=1e-5, atol=1e-6)
-    assert not np.allclose(batched[0], batched[-1])
+    assert_vmap_matches_loop(prodigy, field, values, base, steps=40)
 
 
 @pytest.mark.parametrize(

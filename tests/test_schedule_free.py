@@ -12,16 +12,13 @@ from lrfree import load_cases, run
 import lrjax
 from lrjax.adaptive import ScheduleFreeState, schedule_free_adamw, schedule_free_sgd
 from lrjax.compat import schedulefree
+from lrjax.transforms.base import find_states
 
 CASES = load_cases("schedule_free")
 
 
 def _sf_state(state):
-    return [
-        s
-        for s in jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, ScheduleFreeState))
-        if isinstance(s, ScheduleFreeState)
-    ][0]
+    return find_states(state, ScheduleFreeState)[0]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])

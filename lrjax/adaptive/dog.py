@@ -11,7 +11,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, at, check_structure
+from lrjax.transforms.base import Hyper, at, check_structure, find_states
 
 
 class DoGState(NamedTuple):
@@ -148,11 +148,7 @@ def polynomial_average(
 
 def averaged_params(state: optax.OptState) -> optax.Params:
     """The iterate average kept by the `polynomial_average` found inside `state`."""
-    found = [
-        s
-        for s in jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, PolynomialAverageState))
-        if isinstance(s, PolynomialAverageState)
-    ]
+    found = find_states(state, PolynomialAverageState)
     if len(found) != 1:
         raise ValueError(f"expected one polynomial_average state, found {len(found)}")
     return found[0].average

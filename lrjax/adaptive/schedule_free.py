@@ -10,7 +10,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, at, check_structure
+from lrjax.transforms.base import Hyper, at, check_structure, find_states
 from lrjax.transforms.rms import scale_by_rms
 
 
@@ -120,11 +120,7 @@ def eval_params(state: optax.OptState, params: optax.Params) -> optax.Params:
     Named ``schedule_free_eval_params`` at the package top level, as in optax. `params`
     (the y the model holds) only gives the dtypes.
     """
-    found = [
-        s
-        for s in jax.tree.leaves(state, is_leaf=lambda s: isinstance(s, ScheduleFreeState))
-        if isinstance(s, ScheduleFreeState)
-    ]
+    found = find_states(state, ScheduleFreeState)
     if len(found) != 1:
         raise ValueError(f"expected one schedule-free state inside `state`, found {len(found)}")
     return jax.tree.map(lambda x, p: x.astype(p.dtype), found[0].x, params)

@@ -163,6 +163,12 @@ def scale_by_learning_rate(learning_rate: Hyper) -> optax.GradientTransformation
     return optax.GradientTransformation(init, update)
 
 
+def find_states(state: optax.OptState, cls: type) -> list:
+    """The sub-states of type `cls` anywhere inside `state` (chains, wrappers, vmapped)."""
+    nodes = jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, cls))
+    return [x for x in nodes if isinstance(x, cls)]
+
+
 def applied_lr(state: optax.OptState) -> jax.Array:
     """The learning rate that an optimizer state applied at its last update.
 
