@@ -91,6 +91,37 @@ def test_vmap_equals_loop_without_recompiling(field):
     assert not np.allclose(batched[0], batched[-1])  # the hyperparameter matters
 
 
+def _python_schedule_free_sgd(grads, p, lr, b1, wd, at_z):
+    """The documented recursion, plainly, with r = 0, weight_lr_power = 2, no warmup."""
+    z, x, y = p.copy(), p.copy(), p.copy()
+    lr_max = weight_sum = 0.0
+    for g in grads:
+        lr_max = max(lr_max, lr)
+        weight_sum += lr_max**2
+        c = lr_max**2 / weight_sum
+        z = z - lr * (g + wd * (z if at_z else y))
+        x = (1 - c) * x + c * z
+        y = b1 * x + (1 - b1) * z
+    return y, x, z
+
+
+@pytest.mark.parametrize("at_z", [False, True])
+def test_weight_decay_at_y_or_z_follows_the_recursion(at_z, x64):
+    p = np.array([1.0, -2.0])
+    grads = [np.array([1.0, 1.0]), np.zeros(2), np.zeros(2), np.array([0.5, -1.0])]
+    opt = schedule_free_sgd(0.1, 0.8, weight_decay=0.5, decay_at_z=at_z)
+    state, q = opt.init(jnp.asarray(p)), jnp.asarray(p)
+    for g in grads:
+        u, state = opt.update(jnp.asarray(g), state, q)
+        q = optax.apply_updates(q, u)
+    y, x, z = _python_schedule_free_sgd(grads, p, 0.1, 0.8, 0.5, at_z)
+    np.testing.assert_allclose(q, y, rtol=1e-12)
+    np.testing.assert_allclose(_sf_state(state).x, x, rtol=1e-12)
+    np.testing.assert_allclose(_sf_state(state).z, z, rtol=1e-12)
+    other = _python_schedule_free_sgd(grads, p, 0.1, 0.8, 0.5, not at_z)[2]
+    assert not np.allclose(z, other)  # the choice matters on this sequence
+
+
 def test_training_converges_at_x():
     A = jnp.diag(jnp.array([1.0, 10.0, 100.0]))
     opt = schedule_free_adamw(0.05, warmup_steps=10)

@@ -134,8 +134,9 @@ def schedule_free_sgd(
     r: ArrayLike = 0.0,
     weight_lr_power: ArrayLike = 2.0,
     weight_decay: ArrayLike = 0.0,
+    decay_at_z: bool = False,
 ) -> optax.GradientTransformation:
-    """Schedule-free SGD: `schedule_free` with u = g (weight decay at y).
+    """Schedule-free SGD: `schedule_free` with u = g (weight decay at y, or at z).
 
     The reference recommends a rate 10-50x a scheduled SGD's; its default 1.0 diverges on
     badly conditioned problems.
@@ -148,6 +149,7 @@ def schedule_free_sgd(
         r=r,
         weight_lr_power=weight_lr_power,
         weight_decay=weight_decay,
+        decay_at_z=decay_at_z,
     )
 
 
