@@ -1,6 +1,6 @@
 """lrjax: learning-rate schedules and adaptive methods for JAX."""
 
-from lrjax import adaptive, compat, schedules, transforms
+from lrjax import adaptive, compat, finder, schedules, transforms
 from lrjax.adaptive import (
     ReduceOnPlateau,
     decay_on_gradient_stall,
@@ -42,6 +42,7 @@ __all__ = [
     "adamw",
     "applied_lr",
     "compat",
+    "finder",
     "decay_on_gradient_stall",
     "nadam",
     "radam",
