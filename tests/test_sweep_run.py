@@ -1,0 +1,127 @@
+"""The sweep runner: a vmapped population equals members run one at a time, whatever the
+chunking, segmenting or sharding; results convert to rows, CSV and JSON."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import lrjax
+from lrjax.sweep import run
+
+X = jax.random.normal(jax.random.key(0), (64, 4))
+Y = X @ jnp.array([1.0, -2.0, 3.0, 0.5])
+BATCHES = {"x": X.reshape(16, 4, 4), "y": Y.reshape(16, 4)}  # 16 steps of 4 examples
+
+
+def _optimizer(hp):
+    schedule = lrjax.schedules.warmup(lrjax.schedules.cosine_decay(hp["peak"], 16), hp["warmup"])
+    return lrjax.adam(schedule, b1=hp["b1"])
+
+
+def init(hp):
+    w = jnp.zeros(4)
+    return w, _optimizer(hp).init(w)
+
+
+def step(carry, batch, hp):
+    w, state = carry
+    loss, g = jax.value_and_grad(lambda w: jnp.mean((batch["x"] @ w - batch["y"]) ** 2))(w)
+    u, state = _optimizer(hp).update(g, state, w)
+    return (optax.apply_updates(w, u), state), loss
+
+
+def evaluate(carry, hp):
+    w, _ = carry
+    return {"mse": jnp.mean((X @ w - Y) ** 2)}
+
+
+HP = {
+    "peak": jnp.array([0.01, 0.03, 0.1, 0.3, 0.05]),
+    "warmup": jnp.array([0, 2, 4, 0, 8]),
+    "b1": jnp.array([0.9, 0.8, 0.9, 0.5, 0.95]),
+}
+
+
+def _single(i):
+    hp = jax.tree.map(lambda x: x[i], HP)
+    carry, losses = init(hp), []
+    for k in range(16):
+        carry, loss = step(carry, jax.tree.map(lambda b, k=k: b[k], BATCHES), hp)
+        losses.append(float(loss))
+    return np.asarray(losses), float(evaluate(carry, hp)["mse"])
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return run(init, step, HP, BATCHES, evaluate=evaluate)
+
+
+def test_population_equals_single_runs(reference):
+    for i in range(5):
+        losses, mse = _single(i)
+        np.testing.assert_allclose(reference.losses[i], losses, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(reference.evals["mse"][i, -1], mse, rtol=1e-5)
+
+
+def test_learning_rate_curves_are_the_schedules(reference):
+    for i in range(5):
+        hp = jax.tree.map(lambda x, i=i: x[i], HP)
+        sched = lrjax.schedules.warmup(lrjax.schedules.cosine_decay(hp["peak"], 16), hp["warmup"])
+        np.testing.assert_allclose(reference.lrs[i], sched(jnp.arange(16)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("chunk_size, eval_every", [(2, 16), (5, 4), (3, 5)])
+def test_chunks_and_segments_do_not_change_results(reference, chunk_size, eval_every):
+    result = run(
+        init, step, HP, BATCHES, evaluate=evaluate, chunk_size=chunk_size, eval_every=eval_every
+    )
+    np.testing.assert_allclose(result.losses, reference.losses, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(result.evals["mse"][:, -1], reference.evals["mse"][:, -1], rtol=1e-6)
+    assert result.eval_steps[-1] == 16 and len(result.eval_steps) == -(-16 // eval_every)
+
+
+def test_rows_csv_and_json(reference, tmp_path):
+    rows = reference.rows()
+    assert len(rows) == 5 and rows[2]["peak"] == pytest.approx(0.1)
+    assert rows[2]["final_loss"] == pytest.approx(float(reference.losses[2, -1]))
+    assert rows[2]["best_loss"] == pytest.approx(float(reference.losses[2].min()))
+    reference.to_csv(tmp_path / "r.csv")
+    header = (tmp_path / "r.csv").read_text().splitlines()[0].split(",")
+    assert header[:3] == ["b1", "peak", "warmup"] and "final_mse" in header  # sorted keys
+    reference.to_json(tmp_path / "r.json")
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert len(data["losses"]) == 5 and len(data["losses"][0]) == 16
+
+
+SHARDED = """
+import jax, numpy as np, sys
+sys.path.insert(0, {tests!r})
+import test_sweep_run as t
+assert jax.device_count() == 8, jax.device_count()
+r = t.run(t.init, t.step, t.HP, t.BATCHES, evaluate=t.evaluate, eval_every=8)
+np.save({out!r}, r.losses)
+"""
+
+
+def test_sharded_over_eight_devices_equals_unsharded(reference, tmp_path):
+    """A fresh process with 8 host devices: the population (5, padded to 8) is sharded."""
+    out = tmp_path / "losses.npy"
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    code = SHARDED.format(tests=str(Path(__file__).parent), out=str(out))
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=300)
+    np.testing.assert_allclose(np.load(out), reference.losses, rtol=1e-6, atol=1e-7)
+
+
+def test_bad_options():
+    with pytest.raises(ValueError, match="chunk_size"):
+        run(init, step, HP, BATCHES, chunk_size=0)
+    with pytest.raises(ValueError, match="eval_every"):
+        run(init, step, HP, BATCHES, eval_every=0)
