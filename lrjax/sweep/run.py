@@ -101,7 +101,7 @@ def _rate(carry: Any) -> jax.Array:
         return jnp.asarray(jnp.nan, jnp.float32)
 
 
-def _rows(tree: Any, start: int, stop: int) -> Any:
+def rows_of(tree: Any, start: int, stop: int) -> Any:
     return jax.tree.map(lambda x: x[start:stop], tree)
 
 
@@ -109,6 +109,23 @@ def _pad(tree: Any, extra: int) -> Any:
     """Repeat the last member `extra` times, so the population shards evenly; the extra
     members' results are dropped."""
     return jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], extra, 0)]), tree)
+
+
+def population_segment(step: Callable, evaluate: Callable | None) -> Callable:
+    """``(carry, hp, batches) -> (carry, losses, lrs, metrics)`` for a whole population:
+    one member's scan over a segment of steps, vmapped over members (the batches are
+    shared) and jitted, with the carry donated."""
+
+    def member(carry, hp, segment):
+        def body(c, batch):
+            c, loss = step(c, batch, hp)
+            return c, (loss, _rate(c))
+
+        carry, (losses, lrs) = jax.lax.scan(body, carry, segment)
+        metrics = {} if evaluate is None else evaluate(carry, hp)
+        return carry, losses, lrs, metrics
+
+    return jax.jit(jax.vmap(member, in_axes=(0, 0, None)), donate_argnums=0)
 
 
 def population_mesh() -> Mesh:
@@ -152,34 +169,25 @@ def run(
     sharding = NamedSharding(mesh, PartitionSpec("population"))
     bounds = list(range(0, steps, eval_every)) + [steps]
 
-    def member_segment(carry, hp, segment):
-        def body(c, batch):
-            c, loss = step(c, batch, hp)
-            return c, (loss, _rate(c))
-
-        carry, (losses, lrs) = jax.lax.scan(body, carry, segment)
-        metrics = {} if evaluate is None else evaluate(carry, hp)
-        return carry, losses, lrs, metrics
-
     init_pop = jax.jit(jax.vmap(init))
-    segment_pop = jax.jit(jax.vmap(member_segment, in_axes=(0, 0, None)), donate_argnums=0)
+    segment_pop = population_segment(step, evaluate)
 
     chunks = []
     t0 = time.perf_counter()
     for start in range(0, population, chunk_size):
-        hp = _rows(hparams, start, start + chunk_size)
+        hp = rows_of(hparams, start, start + chunk_size)
         size = jax.tree.leaves(hp)[0].shape[0]
         hp = jax.device_put(_pad(hp, -size % n_dev), sharding)
         carry = init_pop(hp)
         losses, lrs, evals = [], [], []
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            segment = _rows(batches, a, b)
+            segment = rows_of(batches, a, b)
             carry, seg_losses, seg_lrs, metrics = segment_pop(carry, hp, segment)
             losses.append(np.asarray(seg_losses)[:size])
             lrs.append(np.asarray(seg_lrs)[:size])
             evals.append({k: np.asarray(v)[:size] for k, v in metrics.items()})
             if progress:
-                done = (start + size) / population if b == steps else start / population
+                done = (start + size * b / steps) / population
                 print(
                     f"\rsweep: members {start + size}/{population}, step {b}/{steps}, "
                     f"{time.perf_counter() - t0:.1f} s ({100 * done:.0f}%)",
