@@ -24,8 +24,8 @@ test: $(VENV)/.test
 test-all: $(VENV)/.test $(VENV)/.demo  # slow tests include the digits MLP (scikit-learn)
 	$(BIN)/python -m pytest -m ''
 
-demo: $(VENV)/.demo
-	$(BIN)/python examples/schedule_gallery.py --out demo_output
+demo: $(VENV)/.demo  # the main job: a digits sweep and its report in demo_output/
+	$(BIN)/lrjax sweep --out demo_output
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check lrjax tests benchmarks examples
@@ -36,4 +36,4 @@ format: $(VENV)/.test
 	$(BIN)/ruff check --fix lrjax tests benchmarks examples
 
 clean:
-	rm -rf $(VENV) demo_output .pytest_cache .hypothesis
+	rm -rf $(VENV) demo_output lrjax_report example_output .pytest_cache .hypothesis

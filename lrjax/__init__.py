@@ -1,6 +1,6 @@
 """lrjax: learning-rate schedules and adaptive methods for JAX."""
 
-from lrjax import adaptive, compat, finder, schedules, transforms
+from lrjax import adaptive, compat, finder, schedules, sweep, transforms
 from lrjax.adaptive import (
     ReduceOnPlateau,
     decay_on_gradient_stall,
@@ -61,5 +61,6 @@ __all__ = [
     "schedule_free_eval_params",
     "schedules",
     "sgd",
+    "sweep",
     "transforms",
 ]
