@@ -161,21 +161,27 @@ SUGGESTIONS = {"valley": valley, "steep": steep, "minimum": minimum, "slide": sl
 def suggest(
     result: RangeTest, rule: str = "valley", skip_start: int | None = None, skip_end: int = 5
 ) -> float:
-    """A suggested rate from a range test: `rule` applied to the recorded points without
-    the first ``skip_start`` (default: a tenth of them, as fastai) and the last
-    `skip_end`, truncated at the first non-finite loss; or ``rule="steepest"``
-    (torch-lr-finder, which skips 10 and 5 by default)."""
+    """A suggested rate from a range test: the recorded points up to the first
+    non-finite (smoothed) loss, without the first ``skip_start`` (default: a tenth of
+    them, as fastai; 10 for ``rule="steepest"``, as torch-lr-finder) and the last
+    `skip_end`, given to `rule`.
+
+    The skips suit a sequential test of a hundred or more steps. For a parallel test of a
+    few dozen rates pass ``skip_start=0, skip_end=0``, and prefer "minimum" or "steepest":
+    its scores fall from the first rate on, which the valley rule reads as one long
+    valley starting too low."""
     _checks.one_of("rule", rule, {*SUGGESTIONS, "steepest"})
-    if rule == "steepest":
-        return steepest(
-            result.lrs, result.smoothed, 10 if skip_start is None else skip_start, skip_end
-        )[0]
-    start = len(result.lrs) // 10 if skip_start is None else skip_start
-    lrs = result.lrs[start : len(result.lrs) - skip_end]
-    losses = result.smoothed[start : len(result.lrs) - skip_end]
+    lrs, losses = np.asarray(result.lrs), np.asarray(result.smoothed)
     bad = np.flatnonzero(~np.isfinite(losses))
-    if len(bad):
+    if len(bad):  # a diverged point (a parallel test's inf score) ends the usable range
         lrs, losses = lrs[: bad[0]], losses[: bad[0]]
+    if rule == "steepest":
+        start = 10 if skip_start is None else skip_start
+        if len(lrs) - start - skip_end < 2:
+            raise ValueError(f"too few usable points ({len(lrs)}) for a suggestion; record more")
+        return steepest(lrs, losses, start, skip_end)[0]
+    start = len(result.lrs) // 10 if skip_start is None else skip_start
+    lrs, losses = lrs[start : len(lrs) - skip_end], losses[start : len(losses) - skip_end]
     if len(lrs) < 2:
         raise ValueError(f"too few usable points ({len(lrs)}) for a suggestion; record more")
     return SUGGESTIONS[rule](lrs, losses)[0]

@@ -105,8 +105,9 @@ def test_parallel_range_test_marks_divergence_and_suggests_stable_rate():
     diverged = ~np.isfinite(result.smoothed)
     assert not diverged[lrs < 0.2].any()  # stable: |1 - 8 lr| < 1
     assert diverged[lrs > 0.35].all()  # clearly unstable within 30 steps
-    lr = finder.suggest(result, "minimum", skip_start=0, skip_end=0)
-    assert 1e-3 < lr < 0.25
+    for rule in ("minimum", "steepest", "steep"):
+        lr = finder.suggest(result, rule, skip_start=0, skip_end=0)
+        assert 1e-3 < lr < 0.25, (rule, lr)  # never a diverged (inf-scored) rate
 
 
 def test_parallel_equals_single_runs():

@@ -91,8 +91,8 @@ def test_chunks_and_segments_do_not_change_results(reference, chunk_size, eval_e
 def test_rows_csv_and_json(reference, tmp_path):
     rows = reference.rows()
     assert len(rows) == 5 and rows[2]["peak"] == pytest.approx(0.1)
-    assert rows[2]["final_loss"] == pytest.approx(float(reference.losses[2, -1]))
-    assert rows[2]["best_loss"] == pytest.approx(float(reference.losses[2].min()))
+    assert rows[2]["final_train_loss"] == pytest.approx(float(reference.losses[2, -1]))
+    assert rows[2]["best_train_loss"] == pytest.approx(float(reference.losses[2].min()))
     reference.to_csv(tmp_path / "r.csv")
     header = (tmp_path / "r.csv").read_text().splitlines()[0].split(",")
     assert header[:3] == ["b1", "peak", "warmup"] and "final_mse" in header  # sorted keys
@@ -125,3 +125,11 @@ def test_bad_options():
         run(init, step, HP, BATCHES, chunk_size=0)
     with pytest.raises(ValueError, match="eval_every"):
         run(init, step, HP, BATCHES, eval_every=0)
+
+
+def test_rows_refuse_a_column_filled_twice(reference):
+    clash = reference._replace(evals={"train_loss": reference.evals["mse"]})
+    with pytest.raises(ValueError, match="'best_train_loss' would be filled twice"):
+        clash.rows()
+    fine = reference._replace(evals={"loss": reference.evals["mse"]})
+    assert fine.rows()[0]["final_loss"] == pytest.approx(float(reference.evals["mse"][0, -1]))

@@ -53,14 +53,21 @@ class SweepResult(NamedTuple):
         return self.losses.shape[0]
 
     def rows(self) -> list[dict[str, float]]:
-        """One row per member: hyperparameters, final and best loss, final and best of
-        each evaluation (best = min, so evaluate losses, or negate accuracies)."""
+        """One row per member: hyperparameters, final and best training loss
+        (``final_train_loss``, ``best_train_loss``), final and best of each evaluation
+        (``final_<name>``, ``best_<name>``; best = min, so evaluate losses, or errors
+        rather than accuracies). A name that would fill a column twice is an error."""
+        columns = [*self.hparams, "final_train_loss", "best_train_loss"]
+        columns += [f"{kind}_{name}" for name in self.evals for kind in ("final", "best")]
+        repeated = sorted({c for c in columns if columns.count(c) > 1})
+        if repeated:
+            raise ValueError(f"rows: column {repeated[0]!r} would be filled twice; rename it")
         rows = []
         for i in range(self.size):
             row = {k: v[i].item() for k, v in self.hparams.items()}
             finite = self.losses[i][np.isfinite(self.losses[i])]
-            row["final_loss"] = float(self.losses[i, -1])
-            row["best_loss"] = float(finite.min()) if len(finite) else float("nan")
+            row["final_train_loss"] = float(self.losses[i, -1])
+            row["best_train_loss"] = float(finite.min()) if len(finite) else float("nan")
             for name, values in self.evals.items():
                 row[f"final_{name}"] = float(values[i, -1])
                 row[f"best_{name}"] = float(np.nanmin(values[i])) if len(values[i]) else None
