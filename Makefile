@@ -10,8 +10,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# The suite tests the main job and the examples, so it needs the demo extra too
+# (scikit-learn for the digits data, matplotlib for the report's plots).
 $(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,dev]'
+	$(BIN)/pip install --quiet -e '.[test,dev,demo]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(BIN)/python
@@ -21,7 +23,7 @@ $(VENV)/.demo: pyproject.toml | $(BIN)/python
 test: $(VENV)/.test
 	$(BIN)/python -m pytest
 
-test-all: $(VENV)/.test $(VENV)/.demo  # slow tests include the digits MLP (scikit-learn)
+test-all: $(VENV)/.test  # the slow tests too: the full main job, digits MLP trainings
 	$(BIN)/python -m pytest -m ''
 
 demo: $(VENV)/.demo  # the main job: a digits sweep and its report in demo_output/

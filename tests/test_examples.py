@@ -1,0 +1,135 @@
+"""Every example runs as a script with its quick option, writes its plots, and prints
+numbers that say it worked: the rates each strategy applied, the accuracy a tuned optimizer
+reaches, that a range-test suggestion trains, that a sweep ranks its settings, that
+`applied_lr` logs the schedule through optax wrappers.
+
+The plotting examples need matplotlib and the digits ones scikit-learn (the ``demo``
+extra, which `make test` installs): without them those tests are skipped. The
+digits examples take about 10 s each and are marked slow.
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|nan|inf"
+
+
+def run_example(name: str, *args: str) -> str:
+    """Run ``examples/<name>.py`` with ``args``; return its stdout after checking it
+    exited cleanly."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / f"{name}.py"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def assert_png(path: Path) -> None:
+    assert path.is_file(), f"{path} was not written"
+    assert path.stat().st_size > 10_000, f"{path} is nearly empty"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def table(stdout: str, first: str) -> dict[str, list[float]]:
+    """Rows of the printed table: the words before the numbers -> the numbers, for the
+    lines that start (after indentation) with one of the words in ``first``."""
+    rows = {}
+    for line in stdout.splitlines():
+        match = re.match(rf"\s+({first})\s+((?:(?:{NUMBER})\s*)+)$", line)
+        if match:
+            rows[match.group(1)] = [float(x) for x in match.group(2).split()]
+    return rows
+
+
+def test_linear_regression_strategies(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = run_example("linear_regression_strategies", "--quick", "--out", str(tmp_path))
+    assert_png(tmp_path / "strategies.png")
+    names = "fixed|exponential|bounded exp|random|adaptive|linear"
+    rows = table(out, names)
+    assert set(rows) == set(names.split("|"))
+    optimum = table(out, "least squares")["least squares"][0]
+    for name, (_, loss, excess, distance) in rows.items():
+        assert loss >= optimum * (1 - 1e-6), name  # nothing beats least squares on its data
+        assert abs(loss - optimum - excess) < 1e-3, name
+        assert 0 < distance < 3, name
+    assert rows["fixed"][0] == pytest.approx(0.05)  # the final rates: as scheduled
+    assert rows["bounded exp"][0] == pytest.approx(0.005)  # the floor
+    assert rows["exponential"][0] < 0.001
+    assert rows["linear"][0] < 0.001
+    assert 0.005 <= rows["random"][0] <= 0.05
+    assert rows["fixed"][1] < 1.2 * optimum  # a fixed rate gets to its noise floor
+
+
+def test_sweep_in_a_few_lines():
+    out = run_example("sweep_in_a_few_lines", "--steps", "200")
+    assert "28 settings x 200 steps" in out
+    worst = float(re.search(rf"worst full-data MSE ({NUMBER})", out).group(1))
+    best = [float(line.split()[-1]) for line in out.splitlines()[-5:]]
+    assert len(best) == 5 and best == sorted(best)
+    assert best[0] < 0.05 < worst  # sin(3x) fitted at the best settings, not at the worst
+
+
+def test_optax_chain(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = run_example("optax_chain", "--quick", "--out", str(tmp_path))
+    assert_png(tmp_path / "optax_chain.png")
+    gap = float(re.search(rf"schedule\(step\)\| over all steps = ({NUMBER})", out).group(1))
+    assert gap < 1e-6  # applied_lr through clip_by_global_norm and chain is the schedule
+    rows = {
+        int(line.split()[0]): [float(x) for x in line.split()[1:]]
+        for line in out.splitlines()
+        if re.match(r"\s+\d+\s", line)
+    }
+    lrs = {k: row[0::2] for k, row in rows.items()}  # per step: clip+adam, multi, inject, plateau
+    assert lrs[0][1] == lrs[1][1] == lrs[2][1] == lrs[3][1]  # MultiSteps: one rate per 4 steps
+    assert lrs[4][1] == lrs[3][1] and lrs[9][1] > lrs[3][1]
+    assert lrs[49][2] == pytest.approx(0.05) and lrs[50][2] == pytest.approx(0.01)  # injected
+    assert lrs[99][3] < lrs[0][3]  # the plateau has lowered the rate
+    first, last = rows[0][1::2], rows[99][1::2]  # the minibatch losses
+    assert all(last[i] < first[i] / 10 for i in (0, 2, 3))
+    assert last[1] < first[1]  # MultiSteps made only 25 updates
+
+
+@pytest.mark.slow
+def test_digits_optimizers(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    out = run_example("digits_optimizers", "--quick", "--out", str(tmp_path))
+    assert_png(tmp_path / "optimizers.png")
+    rows = table(out, "sgd|momentum|adagrad|rmsprop|adam")
+    assert len(rows) == 5
+    for name, (_, val_acc, test_acc, test_loss) in rows.items():
+        assert test_acc > 0.9, name
+        assert val_acc > 0.9, name
+        assert test_loss < 0.3, name
+    assert rows["sgd"][0] > rows["adam"][0]  # plain SGD wants a larger rate than Adam
+
+
+@pytest.mark.slow
+def test_range_test(tmp_path):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    out = run_example("range_test", "--quick", "--out", str(tmp_path))
+    assert_png(tmp_path / "range_test.png")
+    match = re.search(rf"valley suggestion ({NUMBER}) converges: val accuracy ({NUMBER})", out)
+    assert match, out
+    lr, accuracy = float(match.group(1)), float(match.group(2))
+    assert 1e-3 < lr < 1.0
+    assert accuracy > 0.9
+    rows = {
+        tuple(line.split()[:2]): [float(x) for x in line.split()[2:]]
+        for line in out.splitlines()
+        if re.match(r"\s+(sequential|parallel)\s+(valley|steepest|minimum)\s", line)
+    }
+    assert len(rows) == 6
+    assert all(1e-4 <= lr <= 10 for lr, _, _ in rows.values())  # inside the tested range
