@@ -133,3 +133,18 @@ def test_range_test(tmp_path):
     }
     assert len(rows) == 6
     assert all(1e-4 <= lr <= 10 for lr, _, _ in rows.values())  # inside the tested range
+
+
+@pytest.mark.slow
+def test_digits_search():
+    pytest.importorskip("sklearn")
+    out = run_example("digits_search", "--quick")
+    assert "exploit_explore checked: integer indices copied, not perturbed." in out
+    rows = {
+        line.split()[0]: [float(x) for x in re.findall(NUMBER, line)]
+        for line in out.splitlines()
+        if re.match(r"(random|halving|pbt)\s+\d", line)
+    }
+    assert set(rows) == {"random", "halving", "pbt"}
+    for name, (val, _, test_loss, _, acc, _) in rows.items():
+        assert val < 0.5 and test_loss < 0.5 and acc > 0.9, name  # every winner learned

@@ -133,3 +133,25 @@ def test_rows_refuse_a_column_filled_twice(reference):
         clash.rows()
     fine = reference._replace(evals={"loss": reference.evals["mse"]})
     assert fine.rows()[0]["final_loss"] == pytest.approx(float(reference.evals["mse"][0, -1]))
+
+
+def test_return_carry_and_compiled_programs_are_reused(reference):
+    from lrjax.sweep.run import population_init, population_segment
+
+    first = run(init, step, HP, BATCHES, evaluate=evaluate, chunk_size=2, return_carry=True)
+    programs = population_init(init), population_segment(step, evaluate)
+    sizes = [p._cache_size() for p in programs]
+    again = run(init, step, HP, BATCHES, evaluate=evaluate, chunk_size=2, return_carry=True)
+    assert programs == (population_init(init), population_segment(step, evaluate))
+    assert [p._cache_size() for p in programs] == sizes  # nothing recompiled
+    np.testing.assert_array_equal(again.losses, first.losses)
+    # the returned carries are the members' final states, in population order
+    for i in range(5):
+        hp = {k: v[i] for k, v in HP.items()}
+        alone = init(hp)
+        for k in range(16):
+            alone, _ = step(alone, jax.tree.map(lambda b, k=k: b[k], BATCHES), hp)
+        got = jax.tree.map(lambda x, i=i: x[i], first.carry)
+        close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # noqa: E731
+        jax.tree.map(close, got, alone)
+    assert reference.carry is None

@@ -51,7 +51,7 @@ def test_exploit_explore_copies_and_perturbs():
     scores = jnp.arange(n, dtype=jnp.float32)[::-1]  # member 7 best, member 0 worst
     carry = {"w": jnp.arange(n, dtype=jnp.float32)[:, None] * jnp.ones((n, 2))}
     hp = {"lr": jnp.linspace(0.1, 0.8, n), "tag": jnp.arange(n), "frozen": jnp.ones(n)}
-    new_carry, new_hp = jax.jit(
+    new_carry, new_hp, source = jax.jit(
         lambda k: exploit_explore(
             k, scores, carry, hp, fraction=0.25, factors=(0.5, 2.0), perturb=lambda p: p != "frozen"
         )
@@ -66,7 +66,9 @@ def test_exploit_explore_copies_and_perturbs():
         else:
             assert donor == i and float(new_hp["lr"][i]) == pytest.approx(float(hp["lr"][i]))
         np.testing.assert_array_equal(new_carry["w"][i], carry["w"][donor])
+        assert int(source[i]) == donor
     np.testing.assert_array_equal(new_hp["frozen"], 1.0)  # excluded from perturbation
+    np.testing.assert_array_equal(new_hp["tag"], source)  # integers copied, not perturbed
 
 
 def test_pbt_improves_on_the_median_and_is_reproducible():
@@ -78,6 +80,22 @@ def test_pbt_improves_on_the_median_and_is_reproducible():
     plain = run(init, step, hp, TARGETS)
     assert a.scores[-1].min() < np.median(np.mean(plain.losses[:, -2:], axis=1))
     assert float(a.final_hparams["lr"].max()) > float(hp["lr"].max())  # explored upward
+    # the lineage of the winner: the slots it descends from, whose rates it inherited
+    # (times a factor at each copy)
+    winner = int(np.argmin(a.scores[-1]))
+    path = a.lineage(winner)
+    assert len(path) == 4 and path[-1] == winner and len(a.parents) == 3
+    for r in range(3):
+        parent, child = path[r], path[r + 1]
+        assert int(a.parents[r][child]) == parent
+        ratio = a.hparams[r + 1]["lr"][child] / a.hparams[r]["lr"][parent]
+        assert any(ratio == pytest.approx(f, rel=1e-6) for f in (1.0, 1.5, 2.0))
+
+
+def test_halving_keeps_the_rounded_fraction():
+    hp = {"lr": jnp.full(90, 0.01)}
+    result = successive_halving(init, step, hp, TARGETS, rungs=[4, 8, 12], keep=0.7)
+    assert [len(s) for s in result.survivors] == [90, 63, 44]  # 90 * 0.7 = 62.999...
 
 
 def test_bad_options():

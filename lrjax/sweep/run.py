@@ -14,6 +14,7 @@ the chunking, the sharding or the segmenting (tested).
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import sys
 import time
@@ -40,6 +41,8 @@ class SweepResult(NamedTuple):
       lrjax state).
     evals: name -> (population, n_evals) values of ``evaluate`` after each segment.
     eval_steps: (n_evals,) the step counts at which ``evaluate`` ran.
+    carry: the final carries (params, optimizer states), stacked along the population
+      axis as NumPy arrays, when `run` was asked for them (``return_carry=True``).
     """
 
     hparams: dict[str, np.ndarray]
@@ -47,6 +50,7 @@ class SweepResult(NamedTuple):
     lrs: np.ndarray
     evals: dict[str, np.ndarray]
     eval_steps: np.ndarray
+    carry: Any = None
 
     @property
     def size(self) -> int:
@@ -115,13 +119,24 @@ def rows_of(tree: Any, start: int, stop: int) -> Any:
 def _pad(tree: Any, extra: int) -> Any:
     """Repeat the last member `extra` times, so the population shards evenly; the extra
     members' results are dropped."""
+    if extra == 0:
+        return tree
     return jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], extra, 0)]), tree)
 
 
+@functools.lru_cache(maxsize=32)
+def population_init(init: Callable) -> Callable:
+    """``hp -> carry`` for a whole population, jitted; cached per `init`, so repeated
+    sweeps with the same function compile once per shape."""
+    return jax.jit(jax.vmap(init))
+
+
+@functools.lru_cache(maxsize=32)
 def population_segment(step: Callable, evaluate: Callable | None) -> Callable:
     """``(carry, hp, batches) -> (carry, losses, lrs, metrics)`` for a whole population:
     one member's scan over a segment of steps, vmapped over members (the batches are
-    shared) and jitted, with the carry donated."""
+    shared) and jitted, with the carry donated. Cached per (`step`, `evaluate`), like
+    `population_init`."""
 
     def member(carry, hp, segment):
         def body(c, batch):
@@ -151,6 +166,7 @@ def run(
     chunk_size: int | None = None,
     mesh: Mesh | None = None,
     progress: bool = False,
+    return_carry: bool = False,
 ) -> SweepResult:
     """Train every member of the population on the same `batches` (leading axis: steps).
 
@@ -164,6 +180,11 @@ def run(
       chunk_size: members trained at once (default: the whole population).
       mesh: the devices to shard the population over (default: all of them).
       progress: print a progress line per segment to stderr.
+      return_carry: keep every member's final carry (copied to host memory) in the
+        result, to evaluate or keep training the members afterwards.
+
+    Compiled programs are cached per function object: pass the same `init`, `step` and
+    `evaluate` (not fresh lambdas) to reuse them across calls of the same shapes.
     """
     population = jax.tree.leaves(hparams)[0].shape[0]
     steps = jax.tree.leaves(batches)[0].shape[0]
@@ -176,10 +197,10 @@ def run(
     sharding = NamedSharding(mesh, PartitionSpec("population"))
     bounds = list(range(0, steps, eval_every)) + [steps]
 
-    init_pop = jax.jit(jax.vmap(init))
+    init_pop = population_init(init)
     segment_pop = population_segment(step, evaluate)
 
-    chunks = []
+    chunks, carries = [], []
     t0 = time.perf_counter()
     for start in range(0, population, chunk_size):
         hp = rows_of(hparams, start, start + chunk_size)
@@ -201,6 +222,8 @@ def run(
                     end="",
                     file=sys.stderr,
                 )
+        if return_carry:
+            carries.append(jax.tree.map(lambda x, size=size: np.asarray(x)[:size], carry))
         chunks.append(
             (
                 np.concatenate(losses, 1),
@@ -216,4 +239,5 @@ def run(
         np.concatenate([c[1] for c in chunks]),
         {k: np.concatenate([c[2][k] for c in chunks]) for k in chunks[0][2]},
         np.asarray(bounds[1:]),
+        jax.tree.map(lambda *x: np.concatenate(x), *carries) if return_carry else None,
     )

@@ -4,6 +4,7 @@ whole populations per compiled segment; selection between segments is array code
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -12,7 +13,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrjax import _checks
-from lrjax.sweep.run import population_segment, rows_of
+from lrjax.sweep.run import population_init, population_segment, rows_of
+
+
+@functools.lru_cache(maxsize=32)
+def _as_evaluate(score: Callable) -> Callable:
+    """``score`` as an `evaluate` for `population_segment`; one per score function, so
+    the compiled segment is reused."""
+    return lambda carry, hp: {"score": score(carry, hp)}
 
 
 def _take(tree: Any, index: jax.Array) -> Any:
@@ -50,11 +58,11 @@ def successive_halving(
     _checks.between("keep", keep, 0.0, 1.0, open_low=True, open_high=True)
     _checks.nondecreasing("rungs", np.asarray(rungs))
     _checks.at_least("rungs", np.asarray(rungs)[0], 1)
-    evaluate = None if score is None else (lambda c, hp: {"score": score(c, hp)})
+    evaluate = None if score is None else _as_evaluate(score)
     segment = population_segment(step, evaluate)
     alive = np.arange(jax.tree.leaves(hparams)[0].shape[0])
     hp = hparams
-    carry = jax.jit(jax.vmap(init))(hp)
+    carry = population_init(init)(hp)
     survivors, scores, start = [], [], 0
     for stop in rungs:
         carry, losses, _, metrics = segment(carry, hp, rows_of(batches, start, stop))
@@ -63,7 +71,8 @@ def successive_halving(
         s = np.where(np.isfinite(s), s, np.inf)
         survivors.append(alive)
         scores.append(s)
-        order = np.argsort(s, kind="stable")[: max(1, int(len(alive) * keep))]
+        # round() first: 90 * 0.7 is 62.999..., and 63 members are meant to stay
+        order = np.argsort(s, kind="stable")[: max(1, int(round(len(alive) * keep, 9)))]
         alive, hp, carry = alive[order], _take(hp, order), _take(carry, order)
         start = stop
     return HalvingResult(survivors, scores, int(survivors[-1][np.argmin(scores[-1])]))
@@ -71,12 +80,24 @@ def successive_halving(
 
 class PBTResult(NamedTuple):
     """hparams[r]: the population's hyperparameters during segment r; scores[r]: the
-    scores at its end (lower is better); final carry and hyperparameters."""
+    scores at its end (lower is better); parents[r][i]: the member whose carry and
+    hyperparameters member i took after segment r (i itself if it kept its own; one
+    entry fewer than segments); final carry and hyperparameters. `lineage` follows
+    `parents` back from a member."""
 
     hparams: list[Any]
     scores: list[np.ndarray]
     carry: Any
     final_hparams: Any
+    parents: list[np.ndarray]
+
+    def lineage(self, member: int) -> list[int]:
+        """The slot that ``member``'s final state occupied in each segment, first to last:
+        follow its hyperparameters with ``[h[k] for h, k in zip(hparams, lineage)]``."""
+        path = [member]
+        for parents in reversed(self.parents):
+            path.append(int(parents[path[-1]]))
+        return path[::-1]
 
 
 def exploit_explore(
@@ -88,11 +109,14 @@ def exploit_explore(
     fraction: float = 0.25,
     factors: Sequence[float] = (0.8, 1.25),
     perturb: Callable[[str], bool] = lambda name: True,
-) -> tuple[Any, Any]:
+) -> tuple[Any, Any, jax.Array]:
     """One PBT step, all array operations (jit-able): the worst `fraction` of the
     population copies the carry and hyperparameters of members drawn from the best
     `fraction`, then multiplies each copied float hyperparameter (those `perturb` accepts,
-    by "/"-joined key path) by a factor drawn from `factors`. Lower scores are better.
+    by "/"-joined key path) by a factor drawn from `factors`; integer hyperparameters
+    (indices of schedule families, optimizers) are copied, never perturbed. Lower scores
+    are better. Returns the new carry, the new hyperparameters, and ``source``: the
+    member each member copied (itself if it was kept).
 
     Reference: Jaderberg et al., "Population based training of neural networks",
     arXiv:1711.09846, 2017 (truncation selection, perturb explore).
@@ -116,7 +140,7 @@ def exploit_explore(
         factor = jnp.where(changed, scale, 1).reshape((n,) + (1,) * (x.ndim - 1))
         return (x * factor).astype(x.dtype)
 
-    return carry, jax.tree_util.tree_map_with_path(explore, hparams)
+    return carry, jax.tree_util.tree_map_with_path(explore, hparams), source
 
 
 def pbt(
@@ -137,7 +161,7 @@ def pbt(
     the mean training loss over the segment's last quarter."""
     _checks.at_least("ready_every", ready_every, 1)
     _checks.between("fraction", fraction, 0.0, 0.5, open_low=True)
-    evaluate = None if score is None else (lambda c, hp: {"score": score(c, hp)})
+    evaluate = None if score is None else _as_evaluate(score)
     segment = population_segment(step, evaluate)
     select = jax.jit(
         lambda key, s, c, hp: exploit_explore(
@@ -146,8 +170,8 @@ def pbt(
     )
     steps = jax.tree.leaves(batches)[0].shape[0]
     key = jax.random.key(seed)
-    carry = jax.jit(jax.vmap(init))(hparams)
-    history, scores = [], []
+    carry = population_init(init)(hparams)
+    history, scores, parents = [], [], []
     for start in range(0, steps, ready_every):
         stop = min(steps, start + ready_every)
         history.append(jax.tree.map(np.asarray, hparams))
@@ -157,5 +181,6 @@ def pbt(
         scores.append(np.asarray(s))
         if stop < steps:
             key, sub = jax.random.split(key)
-            carry, hparams = select(sub, s, carry, hparams)
-    return PBTResult(history, scores, carry, hparams)
+            carry, hparams, source = select(sub, s, carry, hparams)
+            parents.append(np.asarray(source))
+    return PBTResult(history, scores, carry, hparams, parents)
