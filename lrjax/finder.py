@@ -195,6 +195,18 @@ def _lookup(k, table):
     return table[jnp.minimum(k, table.shape[0] - 1)]
 
 
+def _losses(loss_fn, opt: optax.GradientTransformation, params: Any, batches: Any) -> jax.Array:
+    """Train from ``params``, one update per batch; the loss before each update."""
+
+    def step(carry, batch):
+        p, s = carry
+        loss, g = jax.value_and_grad(loss_fn)(p, batch)
+        u, s = opt.update(g, s, p)
+        return (optax.apply_updates(p, u), s), loss
+
+    return jax.lax.scan(step, (params, opt.init(params)), batches)[1]
+
+
 def range_test(
     loss_fn: Callable[[Any, Any], jax.Array],
     optimizer: Callable[[Schedule], optax.GradientTransformation],
@@ -225,13 +237,7 @@ def range_test(
     table = jnp.asarray(lrs)
     opt = optimizer(from_fn(_lookup, {"table": table}))
 
-    def step(carry, batch):
-        p, s = carry
-        loss, g = jax.value_and_grad(loss_fn)(p, batch)
-        u, s = opt.update(g, s, p)
-        return (optax.apply_updates(p, u), s), loss
-
-    run = jax.jit(lambda p, b: jax.lax.scan(step, (p, opt.init(p)), b)[1])
+    run = jax.jit(lambda p, b: _losses(loss_fn, opt, p, b))
     raw = np.asarray(run(params, batches), np.float64)
     return record(lrs, raw, beta=beta, debias=debias, diverge_th=diverge_th)
 
@@ -258,15 +264,7 @@ def parallel_range_test(
     _checks.between("tail", tail, 0.0, 1.0, open_low=True)
 
     def train(lr):
-        opt = optimizer(lr)
-
-        def step(carry, batch):
-            p, s = carry
-            loss, g = jax.value_and_grad(loss_fn)(p, batch)
-            u, s = opt.update(g, s, p)
-            return (optax.apply_updates(p, u), s), loss
-
-        return jax.lax.scan(step, (params, opt.init(params)), batches)[1]
+        return _losses(loss_fn, optimizer(lr), params, batches)
 
     losses = np.asarray(jax.jit(jax.vmap(train))(jnp.asarray(lrs, jnp.float32)), np.float64)
     n_tail = max(1, int(round(tail * losses.shape[1])))
