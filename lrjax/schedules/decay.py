@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.schedules.base import ANNEAL_SHAPES, Schedule, anneal, as_array, static
+from lrjax.schedules.base import ANNEAL_SHAPES, Schedule, anneal, as_array, power, static
 
 
 def _elapsed(step, begin):
@@ -198,7 +198,7 @@ class exponential_decay(Schedule):
 
     def _value(self, step, dtype):
         p = _progress(step, self.begin, self.steps, self.staircase, dtype)
-        value = _scaled(self.init, jnp.asarray(self.rate, dtype) ** p)
+        value = _scaled(self.init, power(jnp.asarray(self.rate, dtype), p))
         return _bound(value, self.end, jnp.sign(1 - jnp.asarray(self.rate, dtype)))
 
 
@@ -310,7 +310,10 @@ class polynomial_decay(Schedule):
         # 1 - t / horizon = -1e-7, and a fractional power of that is NaN.
         remaining = jnp.maximum(1 - t / horizon, 0)
         if self.power is not None:
-            remaining = remaining**self.power
+            if isinstance(self.power, (int, float)):  # a constant: XLA simplifies x ** 2.0 to x * x
+                remaining = remaining**self.power
+            else:
+                remaining = power(remaining, jnp.asarray(self.power, dtype))
         return (self.init - self.end) * remaining + self.end
 
 
