@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test test-all demo lint format clean
+.PHONY: test test-all demo bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test-all: $(VENV)/.test  # the slow tests too: the full main job, digits MLP tra
 
 demo: $(VENV)/.demo  # the main job: a digits sweep and its report in demo_output/
 	$(BIN)/lrjax sweep --out demo_output
+
+bench: $(VENV)/.test  # lrjax against optax on this machine: writes benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.optimizers
+	$(BIN)/python -m benchmarks.schedules
+	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python -m benchmarks.results
 
 lint: $(VENV)/.test
 	$(BIN)/ruff check lrjax tests benchmarks examples
