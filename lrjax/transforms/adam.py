@@ -21,6 +21,7 @@ from lrjax.transforms.base import (
     is_zero,
     leafwise,
     lerp,
+    per_dtype,
     scalar,
     zeros_like,
 )
@@ -48,11 +49,14 @@ def _moments(
     stored in each moment's dtype; `extra` turns them into the update.
     """
 
+    weights = per_dtype(lambda d: (complement(b1, d), scalar(b2, d), complement(b2, d)))
+
     def leaf(g, m, v, *rest):
         dtype = compute_dtype(g)
         x = g.astype(dtype)
-        m_new = lerp(m.astype(dtype), x, complement(b1, dtype))
-        v_new = scalar(b2, dtype) * v.astype(dtype) + complement(b2, dtype) * x * x
+        w1, c2, w2 = weights(dtype)
+        m_new = lerp(m.astype(dtype), x, w1)
+        v_new = c2 * v.astype(dtype) + w2 * x * x
         out, *new = extra(x, m_new, v_new, *rest)
         return (
             out.astype(g.dtype),
@@ -112,11 +116,15 @@ def scale_by_adam(
         beta1, beta2 = at(b1, state.count), at(b2, state.count)
         t = optax.safe_increment(state.count)
 
+        def corrections(dtype):
+            step = t.astype(dtype)
+            return 1 - scalar(beta1, dtype) ** step, 1 - scalar(beta2, dtype) ** step
+
+        corrections = per_dtype(corrections)
+
         def direction(x, m, v, *v_max):
             dtype = x.dtype
-            step = t.astype(dtype)
-            bc1 = 1 - scalar(beta1, dtype) ** step
-            bc2 = 1 - scalar(beta2, dtype) ** step
+            bc1, bc2 = corrections(dtype)
             big_v = jnp.maximum(v_max[0].astype(dtype), v) if amsgrad else v
             if not is_zero(eps_root):
                 big_v = big_v + bc2 * scalar(eps_root, dtype)  # v̂ + eps_root, scaled by bc2
@@ -255,11 +263,18 @@ def scale_by_nadam(
         coef_g = (1 - mu_t) / (1 - product)
         coef_m = mu_next / (1 - product * mu_next)
 
+        coefficients = per_dtype(
+            lambda dt: (
+                1 / (1 - scalar(beta2, dt) ** step.astype(dt)),
+                scalar(coef_g, dt),
+                scalar(coef_m, dt),
+            )
+        )
+
         def direction(x, m, v):
-            dt = x.dtype
-            inv_bc2 = 1 / (1 - scalar(beta2, dt) ** step.astype(dt))
-            d = jnp.sqrt(v * inv_bc2) + scalar(eps, dt)
-            return ((scalar(coef_g, dt) * x + scalar(coef_m, dt) * m) / d,)
+            inv_bc2, cg, cm = coefficients(x.dtype)
+            d = jnp.sqrt(v * inv_bc2) + scalar(eps, x.dtype)
+            return ((cg * x + cm * m) / d,)
 
         out, mu, nu = _moments(updates, state, beta1, beta2, direction)
         return out, ScaleByNadamState(t, product, mu, nu)
@@ -333,18 +348,23 @@ def scale_by_radam(
         beta1, beta2 = at(b1, state.count), at(b2, state.count)
         t = optax.safe_increment(state.count)
 
-        def direction(x, m, v):
-            dtype = x.dtype
+        def coefficients(dtype):
             step, c1, c2 = t.astype(dtype), scalar(beta1, dtype), scalar(beta2, dtype)
-            m_hat = m / (1 - c1**step)
             bc2 = 1 - c2**step
             rho_inf = 2 / complement(beta2, dtype) - 1
             rho_t = rho_inf - 2 * step * c2**step / bc2
             adaptive = rho_t > scalar(threshold, dtype)
             ratio = (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
             rect = jnp.sqrt(jnp.where(adaptive, ratio, 1))  # the unused branch stays finite
-            scale = rect * jnp.sqrt(bc2)
-            return (jnp.where(adaptive, m_hat * scale / (jnp.sqrt(v) + scalar(eps, dtype)), m_hat),)
+            return 1 - c1**step, adaptive, rect * jnp.sqrt(bc2)
+
+        coefficients = per_dtype(coefficients)
+
+        def direction(x, m, v):
+            bc1, adaptive, scale = coefficients(x.dtype)
+            m_hat = m / bc1
+            eps_ = scalar(eps, x.dtype)
+            return (jnp.where(adaptive, m_hat * scale / (jnp.sqrt(v) + eps_), m_hat),)
 
         out, mu, nu = _moments(updates, state, beta1, beta2, direction)
         return out, ScaleByAdamState(t, mu, nu, None)
@@ -407,13 +427,21 @@ def scale_by_adamax(
         beta1, beta2 = at(b1, state.count), at(b2, state.count)
         t = optax.safe_increment(state.count)
 
+        coefficients = per_dtype(
+            lambda d: (
+                complement(beta1, d),
+                scalar(beta2, d),
+                1 - scalar(beta1, d) ** t.astype(d),
+            )
+        )
+
         def leaf(g, m, u):
             dtype = compute_dtype(g)
             x = g.astype(dtype)
-            c1, c2 = scalar(beta1, dtype), scalar(beta2, dtype)
-            m_new = lerp(m.astype(dtype), x, complement(beta1, dtype))
+            w1, c2, bc1 = coefficients(dtype)
+            m_new = lerp(m.astype(dtype), x, w1)
             u_new = jnp.maximum(c2 * u.astype(dtype), jnp.abs(x) + scalar(eps, dtype))
-            out = m_new / ((1 - c1 ** t.astype(dtype)) * u_new)
+            out = m_new / (bc1 * u_new)
             return out.astype(g.dtype), m_new.astype(m.dtype), u_new.astype(u.dtype)
 
         out, mu, nu = leafwise(leaf, updates, state.mu, state.nu)
