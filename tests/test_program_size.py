@@ -29,13 +29,17 @@ def per_leaf_equations(opt: optax.GradientTransformation) -> float:
 @pytest.mark.parametrize(
     "ours, theirs",
     [
+        (lrjax.sgd(1e-3, 0.9, nesterov=True), optax.sgd(1e-3, 0.9, nesterov=True)),
+        (lrjax.adagrad(1e-2), optax.adagrad(1e-2)),
+        (lrjax.rmsprop(1e-2), optax.rmsprop(1e-2)),
+        (lrjax.adadelta(1.0), optax.adadelta(1.0)),
         (lrjax.adam(1e-3), optax.adam(1e-3)),
         (lrjax.adamw(1e-3, weight_decay=1e-2), optax.adamw(1e-3, weight_decay=1e-2)),
         (lrjax.nadam(1e-3, momentum_decay=None), optax.nadam(1e-3)),
         (lrjax.radam(1e-3), optax.radam(1e-3)),
         (lrjax.adamax(1e-3), optax.adamax(1e-3)),
     ],
-    ids=["adam", "adamw", "nadam", "radam", "adamax"],
+    ids=["nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "nadam", "radam", "adamax"],
 )
 def test_per_leaf_program_no_larger_than_optax(ours, theirs):
     assert per_leaf_equations(ours) <= per_leaf_equations(theirs)

@@ -20,6 +20,7 @@ from lrjax.transforms.base import (
     is_zero,
     leafwise,
     lerp,
+    per_dtype,
     scalar,
     zeros_like,
 )
@@ -147,11 +148,12 @@ def scale_by_adadelta(
         del params
         check_structure(updates, state.nu, "accumulators (built from the params)")
 
+        weights = per_dtype(lambda d: (scalar(rho, d), complement(rho, d)))
+
         def leaf(g, v, u):
             dtype = compute_dtype(g)
             x = g.astype(dtype)
-            p, e = scalar(rho, dtype), scalar(eps, dtype)
-            w = complement(rho, dtype)
+            (p, w), e = weights(dtype), scalar(eps, dtype)
             v_new = p * v.astype(dtype) + w * x * x
             u_old = u.astype(dtype)
             delta = jnp.sqrt(u_old + e) / jnp.sqrt(v_new + e) * x
@@ -231,13 +233,20 @@ def scale_by_rms(
         check_structure(updates, state.nu, "accumulator (built from the params)")
         count = optax.safe_increment(state.count)
 
+        weights = per_dtype(
+            lambda d: (
+                scalar(decay, d),
+                complement(decay, d),
+                1 - scalar(decay, d) ** count.astype(d) if bias_correction else None,
+            )
+        )
+
         def leaf(g, v, *m):
             dtype = compute_dtype(g)
             x = g.astype(dtype)
-            a, e = scalar(decay, dtype), scalar(eps, dtype)
-            w = complement(decay, dtype)
+            (a, w, bc), e = weights(dtype), scalar(eps, dtype)
             v_new = a * v.astype(dtype) + w * x * x
-            corrected = v_new / (1 - a ** count.astype(dtype)) if bias_correction else v_new
+            corrected = v_new / bc if bias_correction else v_new
             if not centered:
                 out = x / _denominator(corrected, e, eps_in_sqrt)
                 return out.astype(g.dtype), v_new.astype(v.dtype)
