@@ -58,6 +58,10 @@ def smooth(losses: np.ndarray, beta: float = 0.98, *, debias: bool = True) -> np
     ``debias=True`` (fastai's ``AvgSmoothLoss``): v_i = β v_{i-1} + (1-β) l_i from v = 0,
     reported as v_i / (1 - β^(i+1)). ``debias=False`` (torch-lr-finder with
     ``smooth_f = 1 - β``): s_0 = l_0, s_i = (1-β) l_i + β s_{i-1}.
+
+    Examples:
+        >>> lr_grid(1e-3, 1.0, 4).round(6).tolist()
+        [0.001, 0.01, 0.1, 1.0]
     """
     _checks.between("beta", beta, 0.0, 1.0, open_high=True)
     out = np.empty(len(losses))

@@ -56,6 +56,14 @@ class ReduceOnPlateau(Pytree):
     one vmapped program); ``mode``, ``threshold_mode`` and ``signed_rel`` are static.
 
     Reference: PyTorch ``torch.optim.lr_scheduler.ReduceLROnPlateau``.
+
+    Examples:
+        >>> c = ReduceOnPlateau(base_lr=0.1, factor=0.5, patience=1)
+        >>> state = c.init()
+        >>> for metric in [1.0, 0.9, 0.95, 0.95, 0.95]:  # stops improving after 0.9
+        ...     state = c.step(state, metric)
+        >>> round(float(c.lr(state)), 6)
+        0.05
     """
 
     base_lr: ArrayLike = 1.0

@@ -28,6 +28,12 @@ class warmup(Schedule):
     value (timm ramps to the base rate even when that leaves a jump). Sources: Goyal et al.
     2017 (gradual warmup); timm ``warmup_t``/``warmup_prefix``; Keras ``CosineDecay``'s
     ``warmup_target``.
+
+    Examples:
+        >>> from lrjax.schedules import cosine_decay
+        >>> s = warmup(cosine_decay(0.1, 90), 10)
+        >>> [round(float(s(k)), 6) for k in (0, 5, 10)]  # 0 -> peak over 10 steps
+        [0.0, 0.05, 0.1]
     """
 
     schedule: Schedule
@@ -165,6 +171,14 @@ class switch(Schedule):
     One vmapped program can then sweep across schedule families: vmap over ``index``
     (and each family's hyperparameters) and every member follows its own family. The index
     is clipped to the valid range.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> from lrjax.schedules import constant, cosine_decay
+        >>> def family(index):  # one schedule per member, chosen by a traced index
+        ...     return switch(index, [constant(0.1), cosine_decay(0.1, 100)])(50)
+        >>> [round(float(x), 6) for x in jax.vmap(family)(jnp.array([0, 1]))]
+        [0.1, 0.05]
     """
 
     index: ArrayLike

@@ -180,6 +180,12 @@ class exponential_decay(Schedule):
     ``init`` to ``end``). Before ``begin`` the value is ``init``. Sources: optax
     ``exponential_decay``, Keras
     ``ExponentialDecay``; PyTorch ``ExponentialLR`` is ``steps=1``.
+
+    Examples:
+        >>> round(float(exponential_decay(0.1, 0.5, steps=100)(200)), 6)  # two halvings
+        0.025
+        >>> round(float(exponential_decay(0.1, 0.5, steps=100, end=0.03)(200)), 6)
+        0.03
     """
 
     init: ArrayLike
@@ -351,6 +357,12 @@ class cosine_decay(Schedule):
     the default, is 1 without the cost of a traced power). With
     ``periodic=True`` the cosine is not clamped at T and climbs back to ``peak`` at 2T
     (PyTorch ``CosineAnnealingLR``).
+
+    Examples:
+        >>> round(float(cosine_decay(0.1, 100)(50)), 6)  # half way: half the peak
+        0.05
+        >>> round(float(cosine_decay(0.1, 100, final=0.01)(100)), 6)
+        0.01
     """
 
     peak: ArrayLike

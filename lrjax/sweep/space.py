@@ -189,6 +189,13 @@ def grid(specs: Mapping[str, Any], points: int | Mapping[str, Any] = DEFAULT_POI
     get `DEFAULT_POINTS`). The population is the product of the grid sizes (see
     `Spec.grid`: a `choice` lists all its values, a constant is one point). Members are
     ordered as ``itertools.product`` orders them, the last name varying fastest.
+
+    Examples:
+        >>> hp = grid({"peak": log_uniform(1e-3, 1e-1), "b1": choice([0.9, 0.95])}, {"peak": 3})
+        >>> [round(float(x), 6) for x in hp["peak"]]  # the last name varies fastest
+        [0.001, 0.001, 0.01, 0.01, 0.1, 0.1]
+        >>> [round(float(x), 6) for x in hp["b1"]]
+        [0.9, 0.95, 0.9, 0.95, 0.9, 0.95]
     """
     leaves = _leaves(specs)
     if isinstance(points, Mapping):

@@ -195,6 +195,17 @@ def applied_lr(state: optax.OptState) -> jax.Array:
 
     Raises:
       ValueError: the state holds no lrjax learning rate.
+
+    Examples:
+        >>> import jax.numpy as jnp, optax, lrjax
+        >>> schedule = lrjax.schedules.linear(0.1, 0.0, 10)
+        >>> opt = optax.chain(optax.clip_by_global_norm(1.0), lrjax.adam(schedule))
+        >>> params = jnp.ones(3)
+        >>> state = opt.init(params)
+        >>> for _ in range(3):
+        ...     updates, state = opt.update(params, state, params)
+        >>> round(float(lrjax.applied_lr(state)), 6)  # the third update used lr(2)
+        0.08
     """
     parts = [
         x.applied_lr()

@@ -81,7 +81,12 @@ def MultiplicativeLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Ar
 
 
 def StepLR(base_lr: ArrayLike, step_size: ArrayLike, gamma: ArrayLike = 0.1) -> Schedule:
-    """lr_k = base_lr * gamma ** (k // step_size)."""
+    """lr_k = base_lr * gamma ** (k // step_size).
+
+    Examples:
+        >>> [round(float(StepLR(0.1, step_size=30)(k)), 6) for k in (0, 29, 30, 60)]
+        [0.1, 0.1, 0.01, 0.001]
+    """
     with _checks.renamed(init="base_lr", factor="gamma", every="step_size"):
         return step_decay(base_lr, gamma, step_size)
 
@@ -213,6 +218,13 @@ def OneCycleLR(
     and reaches ``max_lr / div_factor / final_div_factor`` at ``total_steps - 1``; torch raises
     past ``total_steps`` and lrjax holds the final value. ``.momentum`` is the momentum or
     beta1 sequence (None when ``cycle_momentum=False``).
+
+    Examples:
+        >>> s = OneCycleLR(0.05, max_lr=0.1, total_steps=100)
+        >>> [round(float(s(k)), 6) for k in (0, 29)]  # max_lr / 25, then the peak
+        [0.004, 0.1]
+        >>> [round(float(s.momentum(k)), 6) for k in (0, 29)]  # beta1 cycles the other way
+        [0.95, 0.85]
     """
     del base_lr
     if total_steps is None:
