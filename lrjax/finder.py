@@ -41,7 +41,14 @@ def lr_grid(
 ) -> np.ndarray:
     """The rates of a sweep: ``start·(end/start)^(i/d)`` (exp) or ``start + (end-start)·i/d``
     (linear) for i < num, with d = num - 1 when `endpoint` (torch-lr-finder) else num
-    (fastai, which never reaches `end_lr`)."""
+    (fastai, which never reaches `end_lr`).
+
+    Examples:
+        >>> lr_grid(1e-3, 1.0, 4).round(6).tolist()
+        [0.001, 0.01, 0.1, 1.0]
+        >>> lr_grid(1e-3, 1.0, 3, endpoint=False).round(6).tolist()
+        [0.001, 0.01, 0.1]
+    """
     _checks.positive("start_lr", start_lr)
     _checks.ordered("start_lr", start_lr, "end_lr", end_lr)
     _checks.at_least("num", num, 2)
@@ -60,8 +67,10 @@ def smooth(losses: np.ndarray, beta: float = 0.98, *, debias: bool = True) -> np
     ``smooth_f = 1 - β``): s_0 = l_0, s_i = (1-β) l_i + β s_{i-1}.
 
     Examples:
-        >>> lr_grid(1e-3, 1.0, 4).round(6).tolist()
-        [0.001, 0.01, 0.1, 1.0]
+        >>> smooth([1.0, 1.0, 1.0], beta=0.9).round(6).tolist()  # debiased: no bias to 0
+        [1.0, 1.0, 1.0]
+        >>> smooth([1.0, 1.0, 1.0], beta=0.9, debias=False).round(6).tolist()
+        [1.0, 1.0, 1.0]
     """
     _checks.between("beta", beta, 0.0, 1.0, open_high=True)
     out = np.empty(len(losses))
