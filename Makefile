@@ -4,20 +4,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: test test-all demo bench lint format clean
+.PHONY: test test-all demo bench docs lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
 # The suite tests the main job and the examples, so it needs the demo extra too
-# (scikit-learn for the digits data, matplotlib for the report's plots).
+# (scikit-learn for the digits data, matplotlib for the report's plots), and it builds
+# the documentation site in strict mode (the docs extra).
 $(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,dev,demo]'
+	$(BIN)/pip install --quiet -e '.[test,dev,demo,docs]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[demo]'
+	touch $@
+
+# The docs need matplotlib (the demo extra) to draw the schedule gallery.
+$(VENV)/.docs: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[docs,demo]'
 	touch $@
 
 test: $(VENV)/.test
@@ -35,6 +41,10 @@ bench: $(VENV)/.test  # lrjax against optax on this machine: writes benchmarks/R
 	$(BIN)/python benchmarks/sweep.py
 	$(BIN)/python -m benchmarks.results
 
+docs: $(VENV)/.docs  # the site in site/: regenerates docs/gallery/, then a strict mkdocs build
+	$(BIN)/python docs/gen_gallery.py
+	$(BIN)/mkdocs build --strict
+
 lint: $(VENV)/.test
 	$(BIN)/ruff check lrjax tests benchmarks examples
 	$(BIN)/ruff format --check lrjax tests benchmarks examples
@@ -44,4 +54,4 @@ format: $(VENV)/.test
 	$(BIN)/ruff check --fix lrjax tests benchmarks examples
 
 clean:
-	rm -rf $(VENV) demo_output lrjax_report example_output .pytest_cache .hypothesis
+	rm -rf $(VENV) demo_output lrjax_report example_output site .pytest_cache .hypothesis
