@@ -12,9 +12,9 @@ $(BIN)/python:
 
 # The suite tests the main job and the examples, so it needs the demo extra too
 # (scikit-learn for the digits data, matplotlib for the report's plots), and it builds
-# the documentation site in strict mode (the docs extra).
+# the documentation site in strict mode (the docs extra), and drives Optuna (optuna).
 $(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,dev,demo,docs]'
+	$(BIN)/pip install --quiet -e '.[test,dev,demo,docs,optuna]'
 	touch $@
 
 $(VENV)/.demo: pyproject.toml | $(BIN)/python

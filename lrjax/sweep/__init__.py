@@ -2,7 +2,8 @@
 
 `space` builds populations (grid, random, Halton), `run` trains them (vmapped, scanned,
 sharded, chunked), and `search` acts on them while they train (successive halving,
-population-based training). `digits` is the main job's task.
+population-based training). `bayes.search` drives an Optuna study in batches of trials,
+each batch one vmapped run (needs ``lrjax[optuna]``). `digits` is the main job's task.
 """
 
 from lrjax.sweep import space
