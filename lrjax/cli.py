@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 SAMPLERS = ("grid", "random", "halton")
+SEARCHES = ("sample", "bayes")
 
 
 @dataclasses.dataclass
@@ -53,6 +54,10 @@ class Config:
     chunk_size: int | None = None
     range_test: bool = True
     quiet: bool = False
+    search: str = "sample"
+    trials: int = 64
+    round_size: int = 16
+    storage: str | None = None
 
     def check(self) -> Config:
         from lrjax.sweep import digits
@@ -64,6 +69,10 @@ class Config:
         for name in ("population", "eval_every", "chunk_size"):
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), 1)
+        if self.search not in SEARCHES:
+            raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {self.search!r}")
+        _integer("trials", self.trials, 1)
+        _integer("round_size", self.round_size, 1)
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         for name, known in (("schedules", digits.SCHEDULES), ("optimizers", digits.DIRECTIONS)):
@@ -152,6 +161,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, help="members trained at once")
     p.add_argument("--no-range-test", dest="range_test", action="store_false", default=None)
     p.add_argument("--quiet", action="store_true", default=None, help="no progress output")
+    p.add_argument(
+        "--search",
+        help="sample (the --sampler's population, default) or bayes (Optuna TPE, in rounds)",
+    )
+    p.add_argument("--trials", type=int, help="bayes: trials in all (default 64)")
+    p.add_argument("--round-size", type=int, help="bayes: trials trained per round (default 16)")
+    p.add_argument("--storage", help="bayes: an SQLite file for the study, to resume after a crash")
     return p
 
 
@@ -187,27 +203,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 # The job
 
 
-def space(config: Config) -> dict:
-    """The population: family and optimizer indices and peak rates, as arrays."""
+def specs(config: Config) -> dict:
+    """The search space: family and optimizer indices and the peak rate (log scale)."""
     from lrjax.sweep import space as sp
 
-    specs = {
+    return {
         "family": sp.choice(list(range(len(config.schedules)))),
         "optimizer": sp.choice(list(range(len(config.optimizers)))),
         "peak": sp.log_uniform(config.lr_min, config.lr_max),
     }
+
+
+def space(config: Config) -> dict:
+    """The population: family and optimizer indices and peak rates, as arrays."""
+    from lrjax.sweep import space as sp
+
+    specs_ = specs(config)
     cells = len(config.schedules) * len(config.optimizers)
     if config.sampler == "grid":
         points = config.lr_points if config.population is None else config.population // cells
-        return sp.grid(specs, {"peak": points})
+        return sp.grid(specs_, {"peak": points})
     n = config.population or cells * config.lr_points
     sampler = sp.random if config.sampler == "random" else sp.halton
-    return sampler(specs, n, seed=config.seed)
+    return sampler(specs_, n, seed=config.seed)
 
 
 def sweep(config: Config) -> Path:
     """Run the job described by ``config`` and write its report; returns report.md."""
     import jax
+    import jax.numpy as jnp
 
     from lrjax import report
     from lrjax.sweep import digits, run
@@ -223,23 +247,30 @@ def sweep(config: Config) -> Path:
         batch=config.batch,
         seed=config.seed,
     )
-    hp = space(config)
     eval_every = config.eval_every or max(1, config.steps // 10)
     say = (lambda *a: None) if config.quiet else (lambda *a: print(*a, file=sys.stderr))
-    n = len(hp["peak"])
-    say(f"lrjax sweep: {n} members x {config.steps} steps on {jax.devices()[0].platform}")
+    platform = jax.devices()[0].platform
     t0 = time.perf_counter()
-    result = run(
-        task.init,
-        task.step,
-        hp,
-        task.batches,
-        evaluate=task.evaluate,
-        eval_every=eval_every,
-        chunk_size=config.chunk_size,
-        progress=not config.quiet,
-    )
+    if config.search == "bayes":
+        say(f"lrjax sweep: {config.trials} Optuna trials x {config.steps} steps on {platform}")
+        found = _bayes(config, task, eval_every)
+        result = _concatenate(found.sweeps)
+    else:
+        hp = space(config)
+        say(f"lrjax sweep: {len(hp['peak'])} members x {config.steps} steps on {platform}")
+        result = run(
+            task.init,
+            task.step,
+            hp,
+            task.batches,
+            evaluate=task.evaluate,
+            eval_every=eval_every,
+            chunk_size=config.chunk_size,
+            progress=not config.quiet,
+        )
     seconds = time.perf_counter() - t0
+    hp = {k: jnp.asarray(v) for k, v in result.hparams.items()}
+    n = result.size
 
     rows = _rows(config, result)
     order = sorted(range(n), key=lambda i: _key(rows[i]["final_val_loss"]))
@@ -257,6 +288,8 @@ def sweep(config: Config) -> Path:
         ("Best per schedule", _best_by(rows, order, "schedule")),
         ("Top 15 settings", report.markdown_table([rows[i] for i in order[:15]], COLUMNS)),
     ]
+    if config.search == "bayes":
+        sections.insert(1, ("Bayesian optimization", _bayes_text(config, found)))
     figures = [
         (
             "Final validation loss over peak rate x schedule",
@@ -268,6 +301,8 @@ def sweep(config: Config) -> Path:
             _loss_plot(config, result, rows, order, out / "loss_curves.png"),
         ),
     ]
+    if config.search == "bayes":
+        figures.insert(0, ("Optimization history", _history(found, out / "history.png")))
     if config.range_test:
         say("lrjax sweep: range test")
         text, figure = _range_test(config, task, data, rows[best]["optimizer"], out)
@@ -282,6 +317,66 @@ def sweep(config: Config) -> Path:
         f"test accuracy {retrained['test_accuracy']:.4f}"
     )
     return path
+
+
+def _bayes(config: Config, task, eval_every: int):
+    """Optuna's TPE over `specs`, `round_size` trials per vmapped run."""
+    import optuna
+
+    from lrjax.sweep import bayes
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the report says what it did
+    return bayes.search(
+        task.init,
+        task.step,
+        specs(config),
+        task.batches,
+        evaluate=task.evaluate,
+        objective="val_loss",
+        trials=config.trials,
+        batch_size=config.round_size,
+        storage=config.storage,
+        seed=config.seed,
+        eval_every=eval_every,
+        chunk_size=config.chunk_size,
+    )
+
+
+def _concatenate(sweeps):
+    """The rounds of a search as one `SweepResult`, trials in order."""
+    from lrjax.sweep import SweepResult
+
+    if not sweeps:
+        raise ValueError("the study already holds every trial asked for; raise --trials")
+    return SweepResult(
+        {k: np.concatenate([s.hparams[k] for s in sweeps]) for k in sweeps[0].hparams},
+        np.concatenate([s.losses for s in sweeps]),
+        np.concatenate([s.lrs for s in sweeps]),
+        {k: np.concatenate([s.evals[k] for s in sweeps]) for k in sweeps[0].evals},
+        sweeps[0].eval_steps,
+    )
+
+
+def _bayes_text(config: Config, found) -> str:
+    rounds = found.rounds
+    return (
+        f"Optuna's TPE sampler (seed {config.seed}, constant liar) proposed {config.trials} "
+        f"trials in rounds of {config.round_size}; each round trained as one vmapped program "
+        f"and told Optuna the final validation loss. Best: {found.best_value:.4f}. Seconds "
+        f"per round: first {rounds[0]:.2f} (compilation included), then median "
+        f"{np.median(rounds[1:]) if len(rounds) > 1 else float('nan'):.2f}.\n"
+    )
+
+
+def _history(found, path: Path) -> Path:
+    from lrjax import plot
+
+    return plot.history(
+        path,
+        found.history,
+        title="Optuna TPE: validation loss of each trial and the best so far",
+        ylabel="final validation loss",
+    )
 
 
 COLUMNS = [
@@ -349,9 +444,9 @@ def _summary(config, result, rows, best, retrained, initial, seconds, devices) -
     return (
         f"{result.size} settings ({len(config.schedules)} schedule families x "
         f"{len(config.optimizers)} optimizers x peak rates in [{config.lr_min:g}, "
-        f"{config.lr_max:g}], {config.sampler} sampler, seed {config.seed}) trained for "
+        f"{config.lr_max:g}], {_how(config)}, seed {config.seed}) trained for "
         f"{config.steps} steps of batch {config.batch} on {len(devices)} "
-        f"{devices[0].platform} device(s) as one vmapped program in {seconds:.1f} s "
+        f"{devices[0].platform} device(s) as {_programs(config)} in {seconds:.1f} s "
         f"(compilation included). {failed} settings ended at or above the initial "
         f"validation loss {initial:.3f}, or diverged.\n\n"
         f"**Best:** {row['optimizer']} with the {row['schedule']} schedule at peak rate "
@@ -362,6 +457,18 @@ def _summary(config, result, rows, best, retrained, initial, seconds, devices) -
         f"{retrained['test_loss']:.4f} and test accuracy {retrained['test_accuracy']:.4f} "
         f"on the held-out test split.\n"
     )
+
+
+def _programs(config: Config) -> str:
+    if config.search == "bayes":
+        return f"{-(-config.trials // config.round_size)} rounds of one vmapped program"
+    return "one vmapped program"
+
+
+def _how(config: Config) -> str:
+    if config.search == "bayes":
+        return f"Optuna TPE in rounds of {config.round_size}"
+    return f"{config.sampler} sampler"
 
 
 def _best_by(rows, order, field: str) -> str:

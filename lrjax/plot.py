@@ -194,3 +194,22 @@ def range_test(
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     return _save(fig, path)
+
+
+def history(path: str | Path, values: np.ndarray, *, title: str, ylabel: str) -> Path:
+    """An optimization history: each finished trial's value (points, in trial order) and
+    the best so far (a step line); log y when the values span more than a decade."""
+    values = np.asarray(values, np.float64)
+    fig, ax = _figure()
+    trials = np.arange(1, len(values) + 1)
+    finite = np.where(np.isfinite(values), values, np.nan)
+    ax.plot(trials, finite, "o", ms=3, alpha=0.6, label="trial")
+    best = np.fmin.accumulate(np.where(np.isfinite(values), values, np.inf))
+    ax.step(
+        trials, np.where(np.isfinite(best), best, np.nan), where="post", lw=2, label="best so far"
+    )
+    _log_if_wide(ax, finite)
+    ax.set(title=title, xlabel="trial", ylabel=ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, path)

@@ -40,6 +40,9 @@ def error_of(capsys, *argv):
         (["--population", "0"], ["population", ">= 1"]),
         (["--eval-every", "600"], ["eval_every", "exceeds steps"]),
         (["--bogus"], ["unrecognized", "--bogus"]),
+        (["--search", "hyperband"], ["search", "bayes", "'hyperband'"]),
+        (["--search", "bayes", "--trials", "0"], ["trials", ">= 1"]),
+        (["--search", "bayes", "--round-size", "-2"], ["round_size", ">= 1"]),
         (["--config", "/nonexistent/c.toml"], ["No such file", "c.toml"]),
     ],
 )
@@ -131,3 +134,24 @@ def test_the_default_job_finds_a_good_model(tmp_path, capsys):
     assert "it converges." in text
     with open(tmp_path / "results.csv") as f:
         assert len(list(csv.DictReader(f))) == 240
+
+
+def test_bayesian_search_writes_its_history(tmp_path, capsys):
+    pytest.importorskip("optuna")
+    out = tmp_path / "bayes"
+    argv = [*TINY, "--optimizers", "adam", "--search", "bayes", "--trials", "6"]
+    argv += ["--round-size", "4", "--no-range-test", "--quiet", "--out", str(out)]
+    argv += ["--storage", str(tmp_path / "study.db")]
+    assert cli.main(argv) == 0
+    assert (out / "history.png").stat().st_size > 10_000
+    text = (out / "report.md").read_text()
+    assert "## Bayesian optimization" in text and "proposed 6 trials in rounds of 4" in text
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 6 and {r["optimizer"] for r in rows} == {"adam"}
+    peaks = [float(r["peak"]) for r in rows]
+    assert all(1e-4 <= p <= 3.0 for p in peaks) and len(set(peaks)) == 6  # proposed, not a grid
+    # the study is on disk: asking again for the same 6 trials has nothing left to train
+    capsys.readouterr()
+    assert cli.main(argv) == 2
+    assert "already holds every trial" in capsys.readouterr().err
