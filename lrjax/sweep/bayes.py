@@ -170,10 +170,11 @@ def search(
     each round's ``batch_size`` suggestions as one vmapped population (see the module
     docstring for the algorithm and how pruned, failed and interrupted trials are told).
 
+    ``init``, ``step``, ``batches``, ``evaluate``, ``eval_every``, ``chunk_size`` and
+    ``mesh`` are as for `lrjax.sweep.run`; ``evaluate`` must give ``objective``, and each
+    evaluation step is one rung reported to Optuna.
+
     Args:
-      init, step, batches, evaluate, eval_every, chunk_size, mesh: as for
-        `lrjax.sweep.run`; ``evaluate`` must give ``objective``. Each eval step is one
-        rung reported to Optuna.
       specs: a space as for `lrjax.sweep.space` (nested dicts of `uniform`,
         `log_uniform`, `int_uniform`, `choice` and plain-number constants). Optuna names
         the parameters by path, "a/b"; constants (and one-value choices) are not
