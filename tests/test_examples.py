@@ -148,3 +148,18 @@ def test_digits_search():
     assert set(rows) == {"random", "halving", "pbt"}
     for name, (val, _, test_loss, _, acc, _) in rows.items():
         assert val < 0.5 and test_loss < 0.5 and acc > 0.9, name  # every winner learned
+
+
+@pytest.mark.slow
+def test_digits_bayes():
+    pytest.importorskip("sklearn")
+    pytest.importorskip("optuna")
+    out = run_example("digits_bayes", "--quick")
+    means = {
+        line.split()[0]: float(line.split()[1])
+        for line in out.splitlines()
+        if re.match(r"\s+(random|tpe|halving)\s+\d", line)
+    }
+    assert set(means) == {"random", "tpe", "halving"}
+    assert all(v < 1.0 for v in means.values())  # every method's winner learned
+    assert re.search(r"^\s+8\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+x$", out, flags=re.M)
