@@ -62,17 +62,7 @@ def compare(task, n: int, steps: int, batch_size: int, seed: int) -> dict:
     out["random"] = {"val_loss": float(val.min()), "seconds": time.perf_counter() - t0}
 
     t0 = time.perf_counter()
-    b = bayes.search(
-        task.init,
-        task.step,
-        SPACE,
-        task.batches,
-        evaluate=task.evaluate,
-        objective="val_loss",
-        trials=n,
-        batch_size=batch_size,
-        seed=seed,
-    )
+    b = tpe(task, n, batch_size, seed)
     out["tpe"] = {"val_loss": b.best_value, "seconds": time.perf_counter() - t0}
 
     t0 = time.perf_counter()
@@ -123,19 +113,24 @@ def report(n: int, steps: int, batch_size: int, results: list[dict]) -> None:
         )
 
 
+def tpe(task, trials: int, batch_size: int, seed: int) -> bayes.BayesResult:
+    """Batched TPE over SPACE, scored by the final validation loss."""
+    return bayes.search(
+        task.init,
+        task.step,
+        SPACE,
+        task.batches,
+        evaluate=task.evaluate,
+        objective="val_loss",
+        trials=trials,
+        batch_size=batch_size,
+        seed=seed,
+    )
+
+
 def timing(task, ks: list[int]) -> None:
     def go(trials: int, batch_size: int) -> list[float]:
-        return bayes.search(
-            task.init,
-            task.step,
-            SPACE,
-            task.batches,
-            evaluate=task.evaluate,
-            objective="val_loss",
-            trials=trials,
-            batch_size=batch_size,
-            seed=0,
-        ).rounds
+        return tpe(task, trials, batch_size, seed=0).rounds
 
     print(
         "\n=== Wall time (ask + train + tell): batched = rounds of K trials, median of rounds "
