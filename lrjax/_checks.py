@@ -95,3 +95,11 @@ def renamed(**names: str):
             if message.startswith(f"{native} "):
                 raise ValueError(peer + message[len(native) :]) from None
         raise
+
+
+def count(name: str, x, low: int) -> int:
+    """A host-side count or seed (population size, steps, trials): a Python or NumPy
+    integer >= low, returned as int. Bools and integer-valued floats are refused."""
+    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {x!r}")
+    return int(x)

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from lrjax import _checks
+
 SAMPLERS = ("grid", "random", "halton")
 SEARCHES = ("sample", "bayes")
 
@@ -62,17 +64,17 @@ class Config:
     def check(self) -> Config:
         from lrjax.sweep import digits
 
-        _integer("steps", self.steps, 10)
-        _integer("seed", self.seed, 0)
-        _integer("lr_points", self.lr_points, 1)
-        _integer("batch", self.batch, 1)
+        _checks.count("steps", self.steps, 10)
+        _checks.count("seed", self.seed, 0)
+        _checks.count("lr_points", self.lr_points, 1)
+        _checks.count("batch", self.batch, 1)
         for name in ("population", "eval_every", "chunk_size"):
             if getattr(self, name) is not None:
-                _integer(name, getattr(self, name), 1)
+                _checks.count(name, getattr(self, name), 1)
         if self.search not in SEARCHES:
             raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {self.search!r}")
-        _integer("trials", self.trials, 1)
-        _integer("round_size", self.round_size, 1)
+        _checks.count("trials", self.trials, 1)
+        _checks.count("round_size", self.round_size, 1)
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         for name, known in (("schedules", digits.SCHEDULES), ("optimizers", digits.DIRECTIONS)):
@@ -102,11 +104,6 @@ class Config:
         if self.eval_every is not None and self.eval_every > self.steps:
             raise ValueError(f"eval_every ({self.eval_every}) exceeds steps ({self.steps})")
         return self
-
-
-def _integer(name: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
 def load_config(path: str | Path) -> dict[str, Any]:

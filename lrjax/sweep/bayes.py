@@ -67,6 +67,7 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from lrjax import _checks
 from lrjax.sweep import space as S
 from lrjax.sweep.run import SweepResult, run
 
@@ -106,12 +107,6 @@ def _import_optuna():
     except ImportError as e:
         raise ImportError(f"lrjax.sweep.bayes needs Optuna: {_INSTALL}") from e
     return optuna
-
-
-def _count(name: str, x: Any) -> int:
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {x!r}")
-    return int(x)
 
 
 def _storage_url(storage: Any) -> Any:
@@ -198,8 +193,8 @@ def search(
     if not isinstance(specs, Mapping) or not specs:
         raise ValueError(f"specs must be a non-empty dict of specs, got {specs!r}")
     leaves = S._leaves(specs)  # ValueError naming any entry that is not a spec or number
-    trials = _count("trials", trials)
-    batch_size = _count("batch_size", batch_size)
+    trials = _checks.count("trials", trials, 1)
+    batch_size = _checks.count("batch_size", batch_size, 1)
     if direction not in ("minimize", "maximize"):
         raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
     _check_objective(init, evaluate, specs, objective)

@@ -90,7 +90,7 @@ class uniform(Spec):
         return self.low + (self.high - self.low) * np.asarray(u, np.float64)
 
     def grid(self, n: int) -> np.ndarray:
-        return np.linspace(self.low, self.high, _integer("n", n, 1))
+        return np.linspace(self.low, self.high, _checks.count("n", n, 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +115,7 @@ class log_uniform(Spec):
         return np.clip(value, self.low, self.high)  # exp(log(x)) may miss x by an ulp
 
     def grid(self, n: int) -> np.ndarray:
-        return np.geomspace(self.low, self.high, _integer("n", n, 1))
+        return np.geomspace(self.low, self.high, _checks.count("n", n, 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +142,7 @@ class int_uniform(Spec):
         return np.clip(value, self.low, self.high).astype(np.int64)
 
     def grid(self, n: int) -> np.ndarray:
-        points = np.linspace(self.low, self.high, _integer("n", n, 1))
+        points = np.linspace(self.low, self.high, _checks.count("n", n, 1))
         return np.unique(np.floor(points + 0.5))  # halves round up.astype(np.int64)
 
 
@@ -177,7 +177,7 @@ class choice(Spec):
         return np.asarray(self.values)[index]
 
     def grid(self, n: int) -> np.ndarray:
-        _integer("n", n, 1)
+        _checks.count("n", n, 1)
         return np.asarray(self.values)
 
 
@@ -216,7 +216,7 @@ def random(specs: Mapping[str, Any], n: int, seed: int) -> dict:
     sampled dimension (constants take none) in the order of ``specs``. Rows are drawn one
     after another, so the first m members do not depend on n.
     """
-    n, seed = _integer("n", n, 1), _integer("seed", seed, 0)
+    n, seed = _checks.count("n", n, 1), _checks.count("seed", seed, 0)
     rng = np.random.default_rng(seed)
     return _sample(specs, n, lambda d: rng.random((n, d)))
 
@@ -247,8 +247,8 @@ def halton(
         evaluating multi-dimensional integrals", Numerische Mathematik 2 (1960).
         A. B. Owen, "A randomized Halton algorithm in R", arXiv:1706.02808 (2017).
     """
-    n, seed = _integer("n", n, 1), _integer("seed", seed, 0)
-    skip = _integer("skip", skip, 0)
+    n, seed = _checks.count("n", n, 1), _checks.count("seed", seed, 0)
+    skip = _checks.count("skip", skip, 0)
     if not isinstance(scramble, bool):
         raise ValueError(f"scramble must be True or False, got {scramble!r}")
     return _sample(specs, n, lambda d: _halton(n, d, seed, skip, scramble))
@@ -344,7 +344,7 @@ def _points(points: int | Mapping[str, Any], path: tuple) -> int:
         if not isinstance(node, Mapping):
             break
         node, walked = node.get(key, DEFAULT_POINTS), (*walked, key)
-    return _integer(_name("points", walked), node, 1)
+    return _checks.count(_name("points", walked), node, 1)
 
 
 def _to_jax(values: np.ndarray, spec: Spec) -> jax.Array:
@@ -373,10 +373,3 @@ def _number(name: str, x: Any, integer: bool = False) -> Any:
         raise ValueError(f"{name} must be an integer, got {x!r}")
     _checks.between(name, value, *_INT32)
     return int(value)
-
-
-def _integer(name: str, x: Any, low: int) -> int:
-    """A count or seed: a Python or NumPy integer >= low (bools are refused)."""
-    if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or x < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {x!r}")
-    return int(x)
