@@ -273,6 +273,21 @@ def _cycle_of(k: int, period: int, mult: int) -> tuple[int, int, int]:
     return n, start, length
 
 
+@pytest.mark.parametrize("traced", [False, True])
+def test_geometric_cycle_mixed_mults(traced):
+    # One array of mults, some 1 (equal cycles) and some growing, in one unbatched call:
+    # the walk and the plain division must each serve their own entries.
+    steps = np.arange(400, dtype=np.int32)[:, None]
+    mults = np.array([1, 2, 1, 3], np.int32)
+    fn = jax.jit(S.geometric_cycle) if traced else S.geometric_cycle
+    n, t, length = fn(steps, 7, mults)
+    for j, mult in enumerate(mults):
+        want = np.array([_cycle_of(int(k), 7, int(mult)) for k in steps[:, 0]])
+        np.testing.assert_array_equal(n[:, j], want[:, 0])
+        np.testing.assert_array_equal(t[:, j], steps[:, 0] - want[:, 1])
+        np.testing.assert_array_equal(length[:, j], want[:, 2])
+
+
 @family
 def warm_restarts(draw, mono=False):
     peak, period, mult = draw(PEAK), draw(COUNT), draw(st.integers(1, 4))

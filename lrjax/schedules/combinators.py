@@ -97,10 +97,11 @@ class join(Schedule):
             s(step - start if again else step).astype(dtype)
             for s, start, again in zip(self.schedules, starts, self.restart, strict=True)
         ]
-        index = jnp.sum(step[..., None] >= jnp.atleast_1d(self.boundaries), axis=-1)
-        if len(values) == 1:
-            return values[0]
-        return jnp.select([index == i for i in range(len(values))], values)
+        # The boundaries are nondecreasing, so the last child whose start has passed wins.
+        value = values[0]
+        for start, later in zip(starts[1:], values[1:], strict=True):
+            value = jnp.where(step >= start, later, value)
+        return value
 
 
 class clip(Schedule):

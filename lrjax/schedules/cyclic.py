@@ -10,7 +10,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.schedules.base import Schedule, static
+from lrjax.schedules.base import Schedule, power, static
 from lrjax.schedules.decay import interpolate
 
 
@@ -26,40 +26,47 @@ def geometric_cycle(step, period, mult):
     iterations; mult == 1 uses one integer division.
     """
     dtype = jnp.result_type(step, period, mult)
-    step, period, mult = jnp.broadcast_arrays(
-        jnp.asarray(step, dtype), jnp.asarray(period, dtype), jnp.asarray(mult, dtype)
-    )
-    if jnp.issubdtype(dtype, jnp.integer):
-        top = jnp.iinfo(dtype).max
-
-        def grow(length):
-            return jnp.where(length > top // jnp.maximum(mult, 1), top, length * mult)
-    else:
-
-        def grow(length):
-            return length * mult
-
+    step, period, mult = (jnp.asarray(x, dtype) for x in (step, period, mult))
+    shape = jnp.broadcast_shapes(step.shape, period.shape, mult.shape)
     geometric = mult > 1
 
-    def active(carry):
-        _, start, length = carry
-        return geometric & (length > 0) & (length <= step - start)
+    def equal(_):
+        whole = jnp.floor_divide(step, jnp.where(period > 0, period, 1))
+        out = whole.astype(jnp.int32), step - whole * period, period
+        return tuple(jnp.broadcast_to(x, shape) for x in out)
 
-    def advance(carry):
-        n, start, length = carry
-        go = active(carry)
-        return n + go, jnp.where(go, start + length, start), jnp.where(go, grow(length), length)
+    def growing(_):
+        if jnp.issubdtype(dtype, jnp.integer):
+            top = jnp.iinfo(dtype).max
 
-    zero = jnp.zeros(step.shape, jnp.int32)
-    n, start, length = lax.while_loop(
-        lambda c: jnp.any(active(c)), advance, (zero, jnp.zeros_like(step), period)
-    )
-    safe = jnp.where(period > 0, period, 1)
-    whole = jnp.floor_divide(step, safe)
-    n = jnp.where(geometric, n, whole.astype(jnp.int32))
-    start = jnp.where(geometric, start, whole * period)
-    length = jnp.where(geometric, length, period)
-    return n, step - start, length
+            def grow(length):
+                return jnp.where(length > top // jnp.maximum(mult, 1), top, length * mult)
+        else:
+
+            def grow(length):
+                return length * mult
+
+        def active(carry):
+            _, start, length = carry
+            return geometric & (length > 0) & (length <= step - start)
+
+        def advance(carry):
+            n, start, length = carry
+            go = active(carry)
+            return n + go, jnp.where(go, start + length, start), jnp.where(go, grow(length), length)
+
+        first = (
+            jnp.zeros(shape, jnp.int32),
+            jnp.zeros(shape, dtype),
+            jnp.broadcast_to(period, shape),
+        )
+        n, start, length = lax.while_loop(lambda c: jnp.any(active(c)), advance, first)
+        walked = n, step - start, length
+        return tuple(jnp.where(geometric, a, b) for a, b in zip(walked, equal(None), strict=True))
+
+    # Only a growing cycle needs the walk; the cond skips it, and its passes over every
+    # step, when no cycle grows (which a traced mult of 1 cannot tell at compile time).
+    return lax.cond(jnp.any(geometric), growing, equal, None)
 
 
 class warm_restarts(Schedule):
@@ -105,12 +112,14 @@ class warm_restarts(Schedule):
     def _value(self, step, dtype):
         n, t, _ = geometric_cycle(step, self.period, self.mult)
         # The length in floating point: the exact integer one saturates past 2**31 - 1.
-        length = jnp.asarray(self.period, dtype) * jnp.asarray(self.mult, dtype) ** n
+        length = jnp.asarray(self.period, dtype) * power(
+            jnp.asarray(self.mult, dtype), n.astype(dtype)
+        )
         x = t.astype(dtype) / length
         if self.k_decay is not None:
             x = x**self.k_decay
         unit = 0.5 * (1 + jnp.cos(jnp.pi * x)) if self.shape is None else self.shape(x)
-        fade = jnp.asarray(self.decay, dtype) ** n
+        fade = power(jnp.asarray(self.decay, dtype), n.astype(dtype))
         if self.decay_mode == "peak":
             value = self.final + (self.peak * fade - self.final) * unit
         else:
