@@ -54,3 +54,44 @@ def test_mixed_dtypes_get_their_own_coefficients():
     assert updates["a"].dtype == jnp.float32 and updates["b"].dtype == jnp.bfloat16
     assert float(updates["a"][0]) == pytest.approx(-0.1, rel=1e-6)  # m̂ / sqrt(v̂) = 1
     assert float(updates["b"][0]) == pytest.approx(-0.1, rel=1e-2)
+
+
+METHODS = {
+    "sgd_nesterov": lambda: lrjax.sgd(1e-2, 0.9, nesterov=True),
+    "adagrad": lambda: lrjax.adagrad(1e-2),
+    "rmsprop": lambda: lrjax.rmsprop(1e-2, centered=True, momentum=0.5),
+    "adadelta": lambda: lrjax.adadelta(1.0),
+    "adam": lambda: lrjax.adam(1e-2),
+    "amsgrad": lambda: lrjax.adam(1e-2, amsgrad=True),
+    "adamw": lambda: lrjax.adamw(1e-2, weight_decay=1e-2),
+    "nadam": lambda: lrjax.nadam(1e-2),
+    "radam": lambda: lrjax.radam(1e-2),
+    "adamax": lambda: lrjax.adamax(1e-2),
+}
+
+
+@pytest.mark.parametrize("name", list(METHODS))
+def test_tree_update_equals_each_leaf_alone(name):
+    # The shared per-dtype coefficients are a fast path: updating a tree of mixed shapes
+    # and dtypes must give, bit for bit, what each leaf gives updated on its own.
+    keys = jax.random.split(jax.random.key(0), 4)
+    params = {
+        "w": jax.random.normal(keys[0], (3, 5)),
+        "b": jax.random.normal(keys[1], (5,)),
+        "h": jax.random.normal(keys[2], (4,)).astype(jnp.bfloat16),
+        "s": jnp.asarray(0.5),
+    }
+
+    def train(p, opt):
+        state = opt.init(p)
+        for k in range(6):  # past RAdam's rectification threshold (step 5)
+            g = jax.tree.map(lambda x, k=k: jnp.sin(x * (k + 1)).astype(x.dtype), p)
+            u, state = opt.update(g, state, p)
+            p = optax.apply_updates(p, u)
+        return p
+
+    whole = train(params, METHODS[name]())
+    for key, leaf in params.items():
+        alone = train({key: leaf}, METHODS[name]())[key]
+        assert alone.dtype == whole[key].dtype
+        assert jnp.array_equal(alone, whole[key]), key
