@@ -20,14 +20,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from lrjax import _checks
 
 SAMPLERS = ("grid", "random", "halton")
-SEARCHES = ("sample", "bayes")
+SEARCHES = ("sample", "halving", "pbt", "bayes")
 
 
 @dataclasses.dataclass
@@ -60,6 +60,7 @@ class Config:
     trials: int = 64
     round_size: int = 16
     storage: str | None = None
+    keep: float = 1 / 3
 
     def check(self) -> Config:
         from lrjax.sweep import digits
@@ -75,6 +76,9 @@ class Config:
             raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {self.search!r}")
         _checks.count("trials", self.trials, 1)
         _checks.count("round_size", self.round_size, 1)
+        if isinstance(self.keep, bool) or not isinstance(self.keep, (int, float)):
+            raise ValueError(f"keep must be a number in (0, 1), got {self.keep!r}")
+        _checks.between("keep", self.keep, 0.0, 1.0, open_low=True, open_high=True)
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         for name, known in (("schedules", digits.SCHEDULES), ("optimizers", digits.DIRECTIONS)):
@@ -154,14 +158,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-max", type=float, help="largest peak rate (default 3)")
     p.add_argument("--lr-points", type=int, help="grid rates per cell (default 10)")
     p.add_argument("--batch", type=int, help="minibatch size (default 64)")
-    p.add_argument("--eval-every", type=int, help="steps between validations")
+    p.add_argument("--eval-every", type=int, help="steps between validations (and PBT rounds)")
     p.add_argument("--chunk-size", type=int, help="members trained at once")
     p.add_argument("--no-range-test", dest="range_test", action="store_false", default=None)
     p.add_argument("--quiet", action="store_true", default=None, help="no progress output")
     p.add_argument(
         "--search",
-        help="sample (the --sampler's population, default) or bayes (Optuna TPE, in rounds)",
+        help="sample (train the --sampler's population, default), halving (successive "
+        "halving of that population), pbt (population-based training from it) or bayes "
+        "(Optuna TPE, in rounds)",
     )
+    p.add_argument("--keep", type=float, help="halving: the fraction kept at a rung (1/3)")
     p.add_argument("--trials", type=int, help="bayes: trials in all (default 64)")
     p.add_argument("--round-size", type=int, help="bayes: trials trained per round (default 16)")
     p.add_argument("--storage", help="bayes: an SQLite file for the study, to resume after a crash")
@@ -225,13 +232,26 @@ def space(config: Config) -> dict:
     return sampler(specs_, n, seed=config.seed)
 
 
+class Found(NamedTuple):
+    """What a search found, for the report: one row per setting, the order to rank them
+    (best first), the winner's validation and test metrics, a sentence on how those were
+    obtained, and the search's own sections, figures and table columns."""
+
+    rows: list[dict]
+    order: list[int]
+    winner: dict
+    check: str
+    sections: list
+    figures: list
+    columns: list[str]
+
+
 def sweep(config: Config) -> Path:
     """Run the job described by ``config`` and write its report; returns report.md."""
     import jax
-    import jax.numpy as jnp
 
     from lrjax import report
-    from lrjax.sweep import digits, run
+    from lrjax.sweep import digits
 
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -244,50 +264,56 @@ def sweep(config: Config) -> Path:
         batch=config.batch,
         seed=config.seed,
     )
-    eval_every = config.eval_every or max(1, config.steps // 10)
     say = (lambda *a: None) if config.quiet else (lambda *a: print(*a, file=sys.stderr))
-    platform = jax.devices()[0].platform
+    search = {"sample": _sample, "bayes": _bayes, "halving": _halving, "pbt": _pbt}
     t0 = time.perf_counter()
-    if config.search == "bayes":
-        say(f"lrjax sweep: {config.trials} Optuna trials x {config.steps} steps on {platform}")
-        found = _bayes(config, task, eval_every)
-        result = _concatenate(found.sweeps)
-    else:
-        hp = space(config)
-        say(f"lrjax sweep: {len(hp['peak'])} members x {config.steps} steps on {platform}")
-        result = run(
-            task.init,
-            task.step,
-            hp,
-            task.batches,
-            evaluate=task.evaluate,
-            eval_every=eval_every,
-            chunk_size=config.chunk_size,
-            progress=not config.quiet,
-        )
+    found = search[config.search](config, task, data, out, say)
     seconds = time.perf_counter() - t0
-    hp = {k: jnp.asarray(v) for k, v in result.hparams.items()}
-    n = result.size
+    rows, order = found.rows, found.order
+    best = rows[order[0]]
+    initial = float(task.evaluate((task.params, None), _hp(config, best))["val_loss"])
 
-    rows = _rows(config, result)
-    order = sorted(range(n), key=lambda i: _key(rows[i]["final_val_loss"]))
-    best = order[0]
-    best_hp = {k: v[best] for k, v in hp.items()}
-    retrained = _retrain(task, data, best_hp)
-    initial = float(task.evaluate((task.params, None), best_hp)["val_loss"])
-
+    summary = _summary(config, found, initial, seconds, jax.devices())
     sections = [
-        (
-            "Summary",
-            _summary(config, result, rows, best, retrained, initial, seconds, jax.devices()),
-        ),
-        ("Best per optimizer", _best_by(rows, order, "optimizer")),
-        ("Best per schedule", _best_by(rows, order, "schedule")),
-        ("Top 15 settings", report.markdown_table([rows[i] for i in order[:15]], COLUMNS)),
+        ("Summary", summary),
+        *found.sections,
+        ("Best per optimizer", _best_by(found, "optimizer")),
+        ("Best per schedule", _best_by(found, "schedule")),
+        ("Top 15 settings", report.markdown_table([rows[i] for i in order[:15]], found.columns)),
     ]
-    if config.search == "bayes":
-        sections.insert(1, ("Bayesian optimization", _bayes_text(config, found)))
-    figures = [
+    figures = list(found.figures)
+    if config.range_test:
+        say("lrjax sweep: range test")
+        text, figure = _range_test(config, task, data, best["optimizer"], out)
+        sections.append(("Learning-rate range test", text))
+        figures.append(("Range test", figure))
+    report.write_csv(out / "results.csv", [rows[i] for i in order])
+    sections.append(("Files", "`results.csv`: every setting, best first.\n"))
+    path = report.write(out, "lrjax sweep: digits MLP", sections, figures)
+    print(
+        f"best: {best['optimizer']} + {best['schedule']} at peak {best['peak']:.3g}: val loss "
+        f"{best['final_val_loss']:.4f}, test accuracy {found.winner['test_accuracy']:.4f}"
+    )
+    return path
+
+
+def _hp(config: Config, row: dict) -> dict:
+    """A report row's setting as the task's hyperparameters."""
+    import jax.numpy as jnp
+
+    return {
+        "family": jnp.asarray(config.schedules.index(row["schedule"])),
+        "optimizer": jnp.asarray(config.optimizers.index(row["optimizer"])),
+        "peak": jnp.asarray(row["peak"], jnp.float32),
+    }
+
+
+def _ranked(rows: list[dict], key=lambda row: _key(row["final_val_loss"])) -> list[int]:
+    return sorted(range(len(rows)), key=lambda i: key(rows[i]))
+
+
+def _sweep_figures(config, result, rows, order, out) -> list:
+    return [
         (
             "Final validation loss over peak rate x schedule",
             _heatmap(config, rows, out / "heatmap.png"),
@@ -298,32 +324,211 @@ def sweep(config: Config) -> Path:
             _loss_plot(config, result, rows, order, out / "loss_curves.png"),
         ),
     ]
-    if config.search == "bayes":
-        figures.insert(0, ("Optimization history", _history(found, out / "history.png")))
-    if config.range_test:
-        say("lrjax sweep: range test")
-        text, figure = _range_test(config, task, data, rows[best]["optimizer"], out)
-        sections.append(("Learning-rate range test", text))
-        figures.append(("Range test", figure))
-    report.write_csv(out / "results.csv", [rows[i] for i in order])
-    sections.append(("Files", "`results.csv`: every member, best first.\n"))
-    path = report.write(out, "lrjax sweep: digits MLP", sections, figures)
-    print(
-        f"best: {rows[best]['optimizer']} + {rows[best]['schedule']} at peak "
-        f"{rows[best]['peak']:.3g}: val loss {rows[best]['final_val_loss']:.4f}, "
-        f"test accuracy {retrained['test_accuracy']:.4f}"
+
+
+def _retrained(config, task, data, rows, order) -> tuple[dict, str]:
+    best = rows[order[0]]
+    winner = _retrain(task, data, _hp(config, best))
+    return winner, (
+        f"Retrained alone, it reaches validation loss {winner['val_loss']:.4f} (the search's "
+        f"value, to {abs(winner['val_loss'] - best['final_val_loss']):.1e})"
     )
-    return path
 
 
-def _bayes(config: Config, task, eval_every: int):
+def _sample(config: Config, task, data, out: Path, say) -> Found:
+    """Every member of the sampler's population, trained as one vmapped program."""
+    from lrjax.sweep import run
+
+    hp = space(config)
+    say(f"lrjax sweep: {len(hp['peak'])} members x {config.steps} steps")
+    result = run(
+        task.init,
+        task.step,
+        hp,
+        task.batches,
+        evaluate=task.evaluate,
+        eval_every=_eval_every(config),
+        chunk_size=config.chunk_size,
+        progress=not config.quiet,
+    )
+    rows = _rows(config, result)
+    order = _ranked(rows)
+    winner, check = _retrained(config, task, data, rows, order)
+    figures = _sweep_figures(config, result, rows, order, out)
+    return Found(rows, order, winner, check, [], figures, COLUMNS)
+
+
+def _eval_every(config: Config) -> int:
+    return config.eval_every or max(1, config.steps // 10)
+
+
+def _score(task):
+    """Validation loss as a population search's score (lower is better)."""
+    return lambda carry, hp: task.evaluate(carry, hp)["val_loss"]
+
+
+def rungs(config: Config) -> list[int]:
+    """Successive halving's rung ends: steps * keep**2, steps * keep, steps."""
+    ends = [max(1, round(config.steps * config.keep**k)) for k in (2, 1, 0)]
+    return sorted(set(ends))
+
+
+def _halving(config: Config, task, data, out: Path, say) -> Found:
+    """Successive halving over the sampler's population: everyone trains to the first
+    rung, the best `keep` fraction (by validation loss) continues, and so on."""
+    from lrjax.sweep import successive_halving
+
+    hp = space(config)
+    n, ends = len(hp["peak"]), rungs(config)
+    say(f"lrjax sweep: successive halving of {n} members, rungs at {ends} steps")
+    found = successive_halving(
+        task.init, task.step, hp, task.batches, ends, keep=config.keep, score=_score(task)
+    )
+    reached, last = np.zeros(n, int), np.full(n, np.nan)
+    per_rung = np.full((n, len(ends)), np.nan)
+    for r, (alive, scores) in enumerate(zip(found.survivors, found.scores, strict=True)):
+        reached[alive], last[alive], per_rung[alive, r] = ends[r], scores, scores
+    rows = [
+        {**_setting(config, hp, i), "steps": int(reached[i]), "final_val_loss": float(last[i])}
+        for i in range(n)
+    ]
+    ranked = _ranked(rows, lambda row: (-row["steps"], _key(row["final_val_loss"])))
+    order = [found.best, *(i for i in ranked if i != found.best)]  # ties: halving's pick
+    winner, check = _retrained(config, task, data, rows, order)
+    starts = [0, *ends[:-1]]
+    used = sum(len(a) * (b - a0) for a, a0, b in zip(found.survivors, starts, ends, strict=True))
+    text = (
+        f"{n} settings, rungs ending at {', '.join(map(str, ends))} steps, the best "
+        f"{config.keep:.3g} (by validation loss) continuing from where they stopped: "
+        f"{' -> '.join(str(len(a)) for a in found.survivors)} settings per rung, "
+        f"{used} member-steps, {used / (n * config.steps):.0%} of training all {n} to the end.\n"
+    )
+    figures = [
+        (
+            "Validation loss at each rung",
+            _plot_paths(
+                out / "halving.png",
+                ends,
+                per_rung,
+                per_rung[found.best],
+                label=_label(rows[found.best]),
+                title="successive halving: validation loss at each rung (grey: every setting)",
+                xlabel="steps",
+                ylabel="validation loss",
+            ),
+        ),
+        (
+            "Validation loss over peak rate x schedule (at the last rung each setting reached)",
+            _heatmap(config, rows, out / "heatmap.png"),
+        ),
+    ]
+    return Found(rows, order, winner, check, [("Successive halving", text)], figures, HALVING)
+
+
+def _pbt(config: Config, task, data, out: Path, say) -> Found:
+    """Population-based training from the sampler's population: every `eval_every`
+    steps the worst quarter (by validation loss) copies the state of a member of the best
+    quarter and perturbs its peak rate by 0.8 or 1.25."""
+    import jax
+    import jax.numpy as jnp
+
+    from lrjax.sweep import digits, pbt
+
+    hp = space(config)
+    n, every = len(hp["peak"]), _eval_every(config)
+    say(f"lrjax sweep: PBT of {n} members, exploit/explore every {every} steps")
+    found = pbt(
+        task.init,
+        task.step,
+        hp,
+        task.batches,
+        ready_every=every,
+        seed=config.seed,
+        score=_score(task),
+    )
+    final = found.scores[-1]
+    rows = []
+    for i in range(n):
+        start = found.lineage(i)[0]
+        rows.append(
+            {
+                **_setting(config, found.final_hparams, i),
+                "start_peak": float(found.hparams[0]["peak"][start]),
+                "final_val_loss": float(final[i]),
+            }
+        )
+    order = _ranked(rows)
+    best = order[0]
+    params = jax.tree.map(lambda x: x[best], found.carry[0])
+    x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+    metrics = task.evaluate((params, None), _hp(config, rows[best]))
+    winner = {
+        **{k: float(v) for k, v in metrics.items()},
+        "test_loss": float(digits.loss(params, x_test, y_test)),
+        "test_accuracy": float(digits.accuracy(params, x_test, y_test)),
+    }
+    check = (
+        f"Its peak rate changed during training, so no single setting retrains it; its final "
+        f"state, evaluated again, gives validation loss {winner['val_loss']:.4f} (the "
+        f"search's value, to {abs(winner['val_loss'] - rows[best]['final_val_loss']):.1e})"
+    )
+    lineage = found.lineage(best)
+    peaks = np.array([h["peak"] for h in found.hparams])  # (rounds, members)
+    path = peaks[np.arange(len(lineage)), lineage]
+    ends = np.minimum(np.arange(1, len(peaks) + 1) * every, config.steps)
+    copies = sum(int((p != np.arange(n)).sum()) for p in found.parents)
+    text = (
+        f"{n} settings trained together for {config.steps} steps; after every {every} steps "
+        f"the worst quarter by validation loss copied the state of one of the best quarter "
+        f"and multiplied its peak rate by 0.8 or 1.25 ({copies} copies in {len(found.parents)} "
+        f"rounds; schedule and optimizer are copied, never perturbed). The winner's peak rate "
+        f"at each round: {' -> '.join(f'{p:.3g}' for p in path)}.\n"
+    )
+    figures = [
+        (
+            "Peak learning rates over PBT rounds",
+            _plot_paths(
+                out / "pbt.png",
+                ends,
+                peaks.T,
+                path,
+                label=f"winner ({_label(rows[best])})",
+                title="PBT: each member's peak rate (grey) and the winner's line of ancestors",
+                xlabel="steps (the end of each PBT round)",
+                ylabel="peak learning rate",
+            ),
+        )
+    ]
+    return Found(rows, order, winner, check, [("Population-based training", text)], figures, PBT)
+
+
+def _setting(config: Config, hp: dict, i: int) -> dict:
+    return {
+        "schedule": config.schedules[int(hp["family"][i])],
+        "optimizer": config.optimizers[int(hp["optimizer"][i])],
+        "peak": float(hp["peak"][i]),
+    }
+
+
+def _label(row: dict) -> str:
+    return f"{row['optimizer']} + {row['schedule']} @ {row['peak']:.2g}"
+
+
+def _plot_paths(path, x, values, highlight, **kw) -> Path:
+    from lrjax import plot
+
+    return plot.paths(path, np.asarray(x), values, highlight=highlight, **kw)
+
+
+def _bayes(config: Config, task, data, out: Path, say) -> Found:
     """Optuna's TPE over `specs`, `round_size` trials per vmapped run."""
     import optuna
 
     from lrjax.sweep import bayes
 
+    say(f"lrjax sweep: {config.trials} Optuna trials x {config.steps} steps")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the report says what it did
-    return bayes.search(
+    found = bayes.search(
         task.init,
         task.step,
         specs(config),
@@ -334,9 +539,19 @@ def _bayes(config: Config, task, eval_every: int):
         batch_size=config.round_size,
         storage=config.storage,
         seed=config.seed,
-        eval_every=eval_every,
+        eval_every=_eval_every(config),
         chunk_size=config.chunk_size,
     )
+    result = _concatenate(found.sweeps)
+    rows = _rows(config, result)
+    order = _ranked(rows)
+    winner, check = _retrained(config, task, data, rows, order)
+    figures = [
+        ("Optimization history", _history(found, out / "history.png")),
+        *_sweep_figures(config, result, rows, order, out),
+    ]
+    sections = [("Bayesian optimization", _bayes_text(config, found))]
+    return Found(rows, order, winner, check, sections, figures, COLUMNS)
 
 
 def _concatenate(sweeps):
@@ -387,6 +602,10 @@ COLUMNS = [
 ]
 
 
+HALVING = ["schedule", "optimizer", "peak", "steps", "final_val_loss"]
+PBT = ["schedule", "optimizer", "start_peak", "peak", "final_val_loss"]
+
+
 def _key(value: float) -> float:
     return value if np.isfinite(value) else np.inf
 
@@ -435,48 +654,53 @@ def _retrain(task, data, hp) -> dict:
     return {k: float(v) for k, v in jax.jit(train)(hp).items()}
 
 
-def _summary(config, result, rows, best, retrained, initial, seconds, devices) -> str:
-    row = rows[best]
-    failed = sum(not r["final_val_loss"] < initial for r in rows)
+def _summary(config, found: Found, initial, seconds, devices) -> str:
+    row, winner = found.rows[found.order[0]], found.winner
+    failed = sum(not r["final_val_loss"] < initial for r in found.rows)
     return (
-        f"{result.size} settings ({len(config.schedules)} schedule families x "
+        f"{len(found.rows)} settings ({len(config.schedules)} schedule families x "
         f"{len(config.optimizers)} optimizers x peak rates in [{config.lr_min:g}, "
-        f"{config.lr_max:g}], {_how(config)}, seed {config.seed}) trained for "
+        f"{config.lr_max:g}], {_how(config)}, seed {config.seed}) trained for up to "
         f"{config.steps} steps of batch {config.batch} on {len(devices)} "
         f"{devices[0].platform} device(s) as {_programs(config)} in {seconds:.1f} s "
         f"(compilation included). {failed} settings ended at or above the initial "
         f"validation loss {initial:.3f}, or diverged.\n\n"
         f"**Best:** {row['optimizer']} with the {row['schedule']} schedule at peak rate "
-        f"{row['peak']:.3g}: final validation loss {row['final_val_loss']:.4f}, validation "
-        f"accuracy {row['final_val_accuracy']:.4f}. Retrained alone, it reaches validation "
-        f"loss {retrained['val_loss']:.4f} (the sweep's value, to "
-        f"{abs(retrained['val_loss'] - row['final_val_loss']):.1e}), test loss "
-        f"{retrained['test_loss']:.4f} and test accuracy {retrained['test_accuracy']:.4f} "
-        f"on the held-out test split.\n"
+        f"{row['peak']:.3g}: final validation loss {row['final_val_loss']:.4f}. "
+        f"{found.check}, validation accuracy {1 - winner['val_error']:.4f}, test loss "
+        f"{winner['test_loss']:.4f} and test accuracy {winner['test_accuracy']:.4f} on the "
+        f"held-out test split.\n"
     )
 
 
 def _programs(config: Config) -> str:
     if config.search == "bayes":
         return f"{-(-config.trials // config.round_size)} rounds of one vmapped program"
+    if config.search == "halving":
+        return "one vmapped program per rung"
+    if config.search == "pbt":
+        return "one vmapped program per PBT round"
     return "one vmapped program"
 
 
 def _how(config: Config) -> str:
     if config.search == "bayes":
         return f"Optuna TPE in rounds of {config.round_size}"
+    if config.search in ("halving", "pbt"):
+        search = {"halving": "successive halving", "pbt": "PBT"}[config.search]
+        return f"{config.sampler} sampler, then {search}"
     return f"{config.sampler} sampler"
 
 
-def _best_by(rows, order, field: str) -> str:
+def _best_by(found: Found, field: str) -> str:
     from lrjax import report
 
     seen, best = set(), []
-    for i in order:
-        if rows[i][field] not in seen:
-            seen.add(rows[i][field])
-            best.append(rows[i])
-    return report.markdown_table(best, COLUMNS)
+    for i in found.order:
+        if found.rows[i][field] not in seen:
+            seen.add(found.rows[i][field])
+            best.append(found.rows[i])
+    return report.markdown_table(best, found.columns)
 
 
 def _lr_centres(config: Config) -> np.ndarray:

@@ -213,3 +213,31 @@ def history(path: str | Path, values: np.ndarray, *, title: str, ylabel: str) ->
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     return _save(fig, path)
+
+
+def paths(
+    path: str | Path,
+    x: np.ndarray,
+    values: np.ndarray,
+    *,
+    highlight: np.ndarray,
+    label: str,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> Path:
+    """Many members' paths and one highlighted: ``values[i]`` is member i's value at each
+    ``x`` (NaN where it was no longer running), drawn thin and grey, and ``highlight`` (a
+    path of the same length) bold under ``label``. Log y when the values span more than a
+    decade. For successive halving (loss at each rung) and PBT (a hyperparameter over
+    segments)."""
+    values = np.asarray(values, np.float64)
+    fig, ax = _figure()
+    shown = np.where(np.isfinite(values), values, np.nan)
+    ax.plot(x, shown.T, color="0.55", lw=0.7, alpha=0.5, marker=".", ms=2)
+    ax.plot(x, highlight, color="C3", lw=2.2, marker="o", ms=4, label=label)
+    _log_if_wide(ax, np.concatenate([shown.ravel(), np.ravel(highlight)]))
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, path)

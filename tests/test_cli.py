@@ -40,7 +40,9 @@ def error_of(capsys, *argv):
         (["--population", "0"], ["population", ">= 1"]),
         (["--eval-every", "600"], ["eval_every", "exceeds steps"]),
         (["--bogus"], ["unrecognized", "--bogus"]),
-        (["--search", "hyperband"], ["search", "bayes", "'hyperband'"]),
+        (["--search", "hyperband"], ["search", "halving", "pbt", "bayes", "'hyperband'"]),
+        (["--search", "halving", "--keep", "1.5"], ["keep", "1.5", "(0.0, 1.0)"]),
+        (["--keep", "0"], ["keep", "(0.0, 1.0)"]),
         (["--search", "bayes", "--trials", "0"], ["trials", ">= 1"]),
         (["--search", "bayes", "--round-size", "-2"], ["round_size", ">= 1"]),
         (["--config", "/nonexistent/c.toml"], ["No such file", "c.toml"]),
@@ -155,3 +157,54 @@ def test_bayesian_search_writes_its_history(tmp_path, capsys):
     capsys.readouterr()
     assert cli.main(argv) == 2
     assert "already holds every trial" in capsys.readouterr().err
+
+
+def _retrain_gap(text: str) -> float:
+    """The report's "(the search's value, to X)": the winner re-evaluated against the
+    search's own number."""
+    return float(text.split("the search's value, to ")[1].split(")")[0])
+
+
+def test_halving_search_continues_the_best_third(tmp_path, capsys):
+    out = tmp_path / "halving"
+    argv = [*TINY, "--optimizers", "sgd,adam", "--lr-points", "3", "--search", "halving"]
+    assert cli.main([*argv, "--no-range-test", "--quiet", "--out", str(out)]) == 0
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 12
+    ends = cli.rungs(cli.Config(steps=20))
+    assert ends == [2, 7, 20]
+    steps = [int(r["steps"]) for r in rows]
+    # 12 members -> the best third, 4, continue -> 1 finishes; ranked by rung reached
+    assert [steps.count(e) for e in ends] == [8, 3, 1] and steps == sorted(steps, reverse=True)
+    for e in ends:  # within a rung, best first
+        losses = [float(r["final_val_loss"]) for r in rows if int(r["steps"]) == e]
+        assert losses == sorted(losses)
+    text = (out / "report.md").read_text()
+    assert "## Successive halving" in text and "12 -> 4 -> 1 settings per rung" in text
+    assert f"{12 * 2 + 4 * (7 - 2) + 1 * (20 - 7)} member-steps" in text
+    assert _retrain_gap(text) < 1e-5  # retrained alone, the winner reproduces its search
+    for image in ("halving.png", "heatmap.png"):
+        assert (out / image).stat().st_size > 10_000 and f"]({image})" in text
+
+
+def test_pbt_search_perturbs_peaks_and_scores_the_final_state(tmp_path, capsys):
+    out = tmp_path / "pbt"
+    argv = [*TINY, "--optimizers", "sgd,adam", "--lr-points", "3", "--search", "pbt"]
+    argv += ["--eval-every", "5", "--sampler", "random", "--population", "8"]
+    assert cli.main([*argv, "--no-range-test", "--quiet", "--out", str(out)]) == 0
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 8
+    # three exploit/explore rounds between four segments: each peak is its ancestor's
+    # start peak times 0.8**a * 1.25**b with a + b <= 3
+    factors = {0.8**a * 1.25**b for a in range(4) for b in range(4 - a)}
+    for r in rows:
+        ratio = float(r["peak"]) / float(r["start_peak"])
+        assert min(abs(ratio - f) for f in factors) < 1e-5 * ratio, r
+    losses = [float(r["final_val_loss"]) for r in rows]
+    assert losses == sorted(losses)
+    text = (out / "report.md").read_text()
+    assert "## Population-based training" in text and "after every 5 steps" in text
+    assert _retrain_gap(text) < 1e-6  # the winner's final state, evaluated again
+    assert (out / "pbt.png").stat().st_size > 10_000 and "](pbt.png)" in text
