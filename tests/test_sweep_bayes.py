@@ -112,10 +112,25 @@ def test_tpe_is_seeded_and_improves_on_the_worst():
     assert a.best_value < np.nanmax(a.history)
 
 
-def test_gp_sampler():
+def test_gp_sampler_rounds():
     pytest.importorskip("torch", reason="Optuna's GPSampler needs torch (and scipy)")
-    r = _search(sampler=optuna.samplers.GPSampler(seed=0), trials=8)
-    assert len(r.history) == 8 and r.best_value < np.nanmax(r.history)
+    specs = {"lr": space.log_uniform(1e-3, 0.3), "momentum": space.uniform(0.0, 0.9)}
+
+    def gp(seed):
+        sampler = optuna.samplers.GPSampler(seed=seed, n_startup_trials=4)
+        return _search(specs=specs, sampler=sampler, trials=12, batch_size=4)
+
+    r = gp(0)
+    assert len(r.rounds) == 3 and len(r.history) == 12
+    for t in r.study.trials:  # every told value is that trial's own training
+        assert t.state == TrialState.COMPLETE
+        np.testing.assert_allclose(t.value, reference(**t.params)[-1], rtol=1e-5)
+    # Rounds 2 and 3 are the GP's: all four of a round are asked before any is told, and
+    # the sampler must account for the running ones instead of proposing one point 4 times.
+    for first in (4, 8):
+        asked = {tuple(t.params.values()) for t in r.study.trials[first : first + 4]}
+        assert len(asked) == 4
+    np.testing.assert_array_equal(gp(0).history, r.history)  # seeded
 
 
 def test_pruned_and_failed_trials():
