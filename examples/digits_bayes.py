@@ -1,5 +1,6 @@
-"""Does batched TPE (`lrjax.sweep.bayes`) beat random search on the digits MLP, and what
-does batching the trials buy in wall time?
+"""Does batched Bayesian optimization (`lrjax.sweep.bayes`: TPE, and Optuna's GP sampler
+when torch is installed) beat random search on the digits MLP, and what does batching
+the trials buy in wall time?
 
     python examples/digits_bayes.py [--members 32] [--steps 300] [--seeds 5]
                                     [--batch-size 8] [--timing 8 64] [--quick]
@@ -16,6 +17,10 @@ step.
      `lrjax.sweep.run`; best final validation loss.
    - TPE: ``bayes.search(..., trials=N, batch_size=8, seed=seed)``, rounds of 8
      suggestions each trained T steps as one vmapped run; its ``best_value``.
+   - GP (only when torch is importable): the same with
+     ``sampler=optuna.samplers.GPSampler(seed=seed)`` (Optuna's defaults: 10 random
+     startup trials, then a Gaussian process that also accounts for the trials of the
+     round still running).
    - successive halving (``successive_halving``, keep 1/3, rungs T/9, T/3, T) from the
      same N members as the random search: it also tries N settings, but trains most of
      them only T/9 steps, so it spends fewer member-steps (printed); best validation loss
@@ -46,7 +51,15 @@ from digits_search import OPTIMIZERS, SCHEDULES, SPACE, halving_budget, rungs_fo
 from lrjax.sweep import bayes, digits, run, space
 from lrjax.sweep.search import successive_halving
 
-METHODS = ("random", "tpe", "halving")
+SAMPLERS = {
+    "tpe": lambda seed: None,  # bayes.search's default: TPE with constant_liar=True
+    "gp": lambda seed: optuna.samplers.GPSampler(seed=seed),
+}
+try:
+    import torch  # noqa: F401  (Optuna's GP sampler needs it)
+except ImportError:
+    del SAMPLERS["gp"]
+METHODS = ("random", *SAMPLERS, "halving")
 KEEP = 1 / 3
 
 
@@ -61,9 +74,11 @@ def compare(task, n: int, steps: int, batch_size: int, seed: int) -> dict:
     val = np.nan_to_num(np.asarray(res.evals["val_loss"][:, -1]), nan=np.inf)
     out["random"] = {"val_loss": float(val.min()), "seconds": time.perf_counter() - t0}
 
-    t0 = time.perf_counter()
-    b = tpe(task, n, batch_size, seed)
-    out["tpe"] = {"val_loss": b.best_value, "seconds": time.perf_counter() - t0}
+    for name in METHODS:
+        if name in SAMPLERS:
+            t0 = time.perf_counter()
+            b = bayesian(task, n, batch_size, seed, name)
+            out[name] = {"val_loss": b.best_value, "seconds": time.perf_counter() - t0}
 
     t0 = time.perf_counter()
     rungs = rungs_for(steps, 3)
@@ -90,9 +105,9 @@ def report(n: int, steps: int, batch_size: int, results: list[dict]) -> None:
     h = results[0]["halving"]
     print(
         f"\n=== N = {n} settings tried by each method, T = {steps} steps. random: {n} x "
-        f"{steps} = {n * steps} member-steps; TPE: {n} trials in rounds of {batch_size}, "
-        f"{n * steps} member-steps; halving (keep 1/3): rungs {h['rungs']}, alive "
-        f"{h['survivors']} = {h['budget']} member-steps "
+        f"{steps} = {n * steps} member-steps; {'/'.join(SAMPLERS).upper()}: {n} trials in "
+        f"rounds of {batch_size}, {n * steps} member-steps; halving (keep 1/3): rungs "
+        f"{h['rungs']}, alive {h['survivors']} = {h['budget']} member-steps "
         f"({h['budget'] / (n * steps):.0%} of the others)"
     )
     print(f"{'seed':>4s} " + " ".join(f"{m + ' val':>12s} {'s':>5s}" for m in METHODS))
@@ -113,8 +128,10 @@ def report(n: int, steps: int, batch_size: int, results: list[dict]) -> None:
         )
 
 
-def tpe(task, trials: int, batch_size: int, seed: int) -> bayes.BayesResult:
-    """Batched TPE over SPACE, scored by the final validation loss."""
+def bayesian(
+    task, trials: int, batch_size: int, seed: int, sampler: str = "tpe"
+) -> bayes.BayesResult:
+    """Batched Bayesian optimization over SPACE, scored by the final validation loss."""
     return bayes.search(
         task.init,
         task.step,
@@ -125,12 +142,13 @@ def tpe(task, trials: int, batch_size: int, seed: int) -> bayes.BayesResult:
         trials=trials,
         batch_size=batch_size,
         seed=seed,
+        sampler=SAMPLERS[sampler](seed),
     )
 
 
 def timing(task, ks: list[int]) -> None:
     def go(trials: int, batch_size: int) -> list[float]:
-        return tpe(task, trials, batch_size, seed=0).rounds
+        return bayesian(task, trials, batch_size, seed=0).rounds
 
     print(
         "\n=== Wall time (ask + train + tell): batched = rounds of K trials, median of rounds "

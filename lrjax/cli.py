@@ -2,9 +2,10 @@
 
 Trains a small MLP on scikit-learn's digits over a sweep of schedule families x
 optimizers x peak learning rates, all members as one vmapped, jitted program
-(`lrjax.sweep.run` on `lrjax.sweep.digits`), runs a learning-rate range test for the
-winning optimizer, retrains the winner alone to report its test accuracy, and writes a
-report folder: ``report.md``, ``results.csv`` and PNG plots.
+(`lrjax.sweep.run` on `lrjax.sweep.digits`), or searches that space by successive
+halving, PBT or Optuna (``--search``); runs a learning-rate range test for the winning
+optimizer, retrains the winner alone (PBT: re-evaluates its final state) to report its
+test accuracy, and writes a report folder: ``report.md``, ``results.csv`` and PNG plots.
 
 Options come from the command line, from a TOML or JSON file (``--config``; the keys are
 the option names with underscores), or both (the command line wins). Bad options exit
