@@ -29,32 +29,31 @@ def geometric_cycle(step, period, mult):
     step, period, mult = (jnp.asarray(x, dtype) for x in (step, period, mult))
     shape = jnp.broadcast_shapes(step.shape, period.shape, mult.shape)
     geometric = mult > 1
+    if jnp.issubdtype(dtype, jnp.integer):
+        top = jnp.iinfo(dtype).max
+
+        def grow(length):
+            return jnp.where(length > top // jnp.maximum(mult, 1), top, length * mult)
+    else:
+
+        def grow(length):
+            return length * mult
+
+    def active(carry):
+        _, start, length = carry
+        return geometric & (length > 0) & (length <= step - start)
+
+    def advance(carry):
+        n, start, length = carry
+        go = active(carry)
+        return n + go, jnp.where(go, start + length, start), jnp.where(go, grow(length), length)
 
     def equal(_):
         whole = jnp.floor_divide(step, jnp.where(period > 0, period, 1))
         out = whole.astype(jnp.int32), step - whole * period, period
         return tuple(jnp.broadcast_to(x, shape) for x in out)
 
-    def growing(_):
-        if jnp.issubdtype(dtype, jnp.integer):
-            top = jnp.iinfo(dtype).max
-
-            def grow(length):
-                return jnp.where(length > top // jnp.maximum(mult, 1), top, length * mult)
-        else:
-
-            def grow(length):
-                return length * mult
-
-        def active(carry):
-            _, start, length = carry
-            return geometric & (length > 0) & (length <= step - start)
-
-        def advance(carry):
-            n, start, length = carry
-            go = active(carry)
-            return n + go, jnp.where(go, start + length, start), jnp.where(go, grow(length), length)
-
+    def walk(_):
         first = (
             jnp.zeros(shape, jnp.int32),
             jnp.zeros(shape, dtype),
@@ -66,7 +65,7 @@ def geometric_cycle(step, period, mult):
 
     # Only a growing cycle needs the walk; the cond skips it, and its passes over every
     # step, when no cycle grows (which a traced mult of 1 cannot tell at compile time).
-    return lax.cond(jnp.any(geometric), growing, equal, None)
+    return lax.cond(jnp.any(geometric), walk, equal, None)
 
 
 class warm_restarts(Schedule):
