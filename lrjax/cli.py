@@ -377,6 +377,7 @@ def rungs(config: Config) -> list[int]:
 def _halving(config: Config, task, data, out: Path, say) -> Found:
     """Successive halving over the sampler's population: everyone trains to the first
     rung, the best `keep` fraction (by validation loss) continues, and so on."""
+    from lrjax import plot
     from lrjax.sweep import successive_halving
 
     hp = space(config)
@@ -407,11 +408,11 @@ def _halving(config: Config, task, data, out: Path, say) -> Found:
     figures = [
         (
             "Validation loss at each rung",
-            _plot_paths(
+            plot.paths(
                 out / "halving.png",
-                ends,
+                np.asarray(ends),
                 per_rung,
-                per_rung[found.best],
+                highlight=per_rung[found.best],
                 label=_label(rows[found.best]),
                 title="successive halving: validation loss at each rung (grey: every setting)",
                 xlabel="steps",
@@ -433,6 +434,7 @@ def _pbt(config: Config, task, data, out: Path, say) -> Found:
     import jax
     import jax.numpy as jnp
 
+    from lrjax import plot
     from lrjax.sweep import digits, pbt
 
     hp = space(config)
@@ -488,11 +490,11 @@ def _pbt(config: Config, task, data, out: Path, say) -> Found:
     figures = [
         (
             "Peak learning rates over PBT rounds",
-            _plot_paths(
+            plot.paths(
                 out / "pbt.png",
                 ends,
                 peaks.T,
-                path,
+                highlight=path,
                 label=f"winner ({_label(rows[best])})",
                 title="PBT: each member's peak rate (grey) and the winner's line of ancestors",
                 xlabel="steps (the end of each PBT round)",
@@ -513,12 +515,6 @@ def _setting(config: Config, hp: dict, i: int) -> dict:
 
 def _label(row: dict) -> str:
     return f"{row['optimizer']} + {row['schedule']} @ {row['peak']:.2g}"
-
-
-def _plot_paths(path, x, values, highlight, **kw) -> Path:
-    from lrjax import plot
-
-    return plot.paths(path, np.asarray(x), values, highlight=highlight, **kw)
 
 
 def _bayes(config: Config, task, data, out: Path, say) -> Found:
