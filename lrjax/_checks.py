@@ -40,6 +40,15 @@ def _show(x) -> str:
     return repr(value.item()) if value.ndim == 0 else np.array2string(value, threshold=8)
 
 
+def pair(name: str, x) -> tuple:
+    """The two entries of a pair such as ``betas``, or `ValueError` naming `name`."""
+    try:
+        first, second = x
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (beta1, beta2), got {x!r}") from None
+    return first, second
+
+
 def finite(name: str, x) -> None:
     check(name, x, np.isfinite, "finite")
 

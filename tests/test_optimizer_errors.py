@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import pytest
 
 import lrjax
-from lrjax.compat import torch
+from lrjax.compat import dadaptation, hypergrad, prodigyopt, schedulefree, torch
 
 NAN = float("nan")
 
@@ -52,6 +52,10 @@ BAD = [
     (lambda: torch.Adam(betas=(0.9,)), r"betas must be a pair .*got \(0.9,\)"),
     (lambda: torch.AdamW(betas=(0.9, 0.99, 0.999)), r"betas must be a pair"),
     (lambda: torch.NAdam(betas=[]), r"betas must be a pair"),
+    (lambda: dadaptation.DAdaptAdam(betas=(0.9,)), r"betas must be a pair .*got \(0.9,\)"),
+    (lambda: hypergrad.AdamHD(betas=(0.9, 0.99, 0.999)), r"betas must be a pair"),
+    (lambda: prodigyopt.Prodigy(betas=0.9), r"betas must be a pair .*got 0.9"),
+    (lambda: schedulefree.AdamWScheduleFree(betas=[]), r"betas must be a pair .*got \[\]"),
     # momentum and dampening
     (lambda: lrjax.sgd(0.1, momentum=1.0), r"momentum must be in \[0.0, 1.0\), got 1.0"),
     (lambda: lrjax.sgd(0.1, momentum=-0.5), r"momentum must be in \[0.0, 1.0\), got -0.5"),

@@ -33,7 +33,7 @@ def DAdaptAdam(
 ) -> optax.GradientTransformation:
     """``dadaptation.DAdaptAdam``: see `lrjax.adaptive.dadapt_adam`."""
     del log_every, fsdp_in_use
-    b1, b2 = betas
+    b1, b2 = _checks.pair("betas", betas)
     with _checks.renamed(learning_rate="lr", b1="betas[0]", b2="betas[1]"):
         return dadapt_adam(
             lr,

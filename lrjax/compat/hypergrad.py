@@ -51,6 +51,6 @@ def AdamHD(
     hypergrad_lr: ArrayLike = 1e-8,
 ) -> optax.GradientTransformation:
     """``hypergrad.AdamHD``: Adam (ε on the uncorrected root) with a hypergradient rate."""
-    b1, b2 = betas
+    b1, b2 = _checks.pair("betas", betas)
     with _checks.renamed(learning_rate="lr", b1="betas[0]", b2="betas[1]"):
         return adam_hd(lr, hypergrad_lr, b1, b2, eps, weight_decay=weight_decay)

@@ -35,7 +35,7 @@ def Prodigy(
     del fsdp_in_use
     if slice_p != 1:
         raise ValueError(f"slice_p must be 1 (lrjax keeps full statistics), got {slice_p!r}")
-    b1, b2 = betas
+    b1, b2 = _checks.pair("betas", betas)
     names = {"learning_rate": "lr", "b1": "betas[0]", "b2": "betas[1]", "b3": "beta3"}
     with _checks.renamed(**names):
         return prodigy(

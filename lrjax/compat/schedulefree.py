@@ -69,7 +69,7 @@ def AdamWScheduleFree(
     """``schedulefree.AdamWScheduleFree`` (and the reference class, which adds
     ``decay_at_z``): see `lrjax.adaptive.schedule_free_adamw`."""
     del foreach
-    b1, b2 = betas
+    b1, b2 = _checks.pair("betas", betas)
     with _checks.renamed(learning_rate="lr", b1="betas[0]", b2="betas[1]"):
         return schedule_free_adamw(
             lr,

@@ -47,12 +47,6 @@ def _finish(opt: optax.GradientTransformation, maximize: bool, flags: dict):
     return optax.chain(optax.scale(-1.0), opt) if maximize else opt
 
 
-def _betas(betas: Sequence[Hyper]) -> tuple[Hyper, Hyper]:
-    if len(betas) != 2:
-        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-    return betas[0], betas[1]
-
-
 def SGD(
     lr: Hyper = 1e-3,
     momentum: Hyper = 0,
@@ -159,7 +153,7 @@ def Adam(
     with _checks.renamed(**_BETAS):
         opt = transforms.adam(
             lr,
-            *_betas(betas),
+            *_checks.pair("betas", betas),
             eps,
             amsgrad=amsgrad,
             weight_decay=weight_decay,
@@ -206,7 +200,7 @@ def NAdam(
     with _checks.renamed(**_BETAS):
         opt = transforms.nadam(
             lr,
-            *_betas(betas),
+            *_checks.pair("betas", betas),
             eps,
             momentum_decay=momentum_decay,
             weight_decay=weight_decay,
@@ -229,7 +223,7 @@ def RAdam(
     with _checks.renamed(**_BETAS):
         opt = transforms.radam(
             lr,
-            *_betas(betas),
+            *_checks.pair("betas", betas),
             eps,
             weight_decay=weight_decay,
             decoupled_weight_decay=decoupled_weight_decay,
@@ -248,5 +242,5 @@ def Adamax(
 ) -> optax.GradientTransformation:
     """``torch.optim.Adamax``: u ← max(β2 u, |g| + eps); only m is bias-corrected."""
     with _checks.renamed(**_BETAS):
-        opt = transforms.adamax(lr, *_betas(betas), eps, weight_decay=weight_decay)
+        opt = transforms.adamax(lr, *_checks.pair("betas", betas), eps, weight_decay=weight_decay)
     return _finish(opt, maximize, flags)
