@@ -618,9 +618,7 @@ def _rows(config: Config, result) -> list[dict]:
         finite = val[np.isfinite(val)]
         rows.append(
             {
-                "schedule": config.schedules[int(result.hparams["family"][i])],
-                "optimizer": config.optimizers[int(result.hparams["optimizer"][i])],
-                "peak": float(result.hparams["peak"][i]),
+                **_setting(config, result.hparams, i),
                 "final_val_loss": float(val[-1]),
                 "best_val_loss": float(finite.min()) if len(finite) else float("nan"),
                 "final_val_accuracy": float(1 - result.evals["val_error"][i, -1]),
