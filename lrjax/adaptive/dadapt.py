@@ -15,7 +15,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, at, check_structure, tree_sum, zeros_like
+from lrjax.transforms.base import Hyper, abs_sq, at, check_structure, inner, tree_sum, zeros_like
 
 
 def _check_common(learning_rate, d0, growth_rate):
@@ -84,10 +84,15 @@ def dadapt_adam(
 
     def init(params):
         dtype = jnp.result_type(float)
-        zero = jnp.zeros([], dtype)
-        z = zeros_like(params)
+        zero = lambda: jnp.zeros([], dtype)  # noqa: E731  (own buffers: states may be donated)
         return DAdaptAdamState(
-            jnp.zeros([], jnp.int32), jnp.asarray(d0, dtype), zero, zero, z, z, z
+            jnp.zeros([], jnp.int32),
+            jnp.asarray(d0, dtype),
+            zero(),
+            zero(),
+            zeros_like(params),
+            zeros_like(params, real=True),  # v holds |g|², real for complex params
+            zeros_like(params),
         )
 
     def update(updates, state, params=None):
@@ -101,9 +106,11 @@ def dadapt_adam(
         g = updates
         if not decoupled:
             g = jax.tree.map(lambda g, x: g + weight_decay * x, g, params)
-        acc = dlr * tree_sum(lambda g, s, v: g * (s / (jnp.sqrt(v) + eps)), g, state.s, state.nu)
+        acc = dlr * tree_sum(
+            lambda g, s, v: inner(g, s / (jnp.sqrt(v) + eps)), g, state.s, state.nu
+        )
         mu = jax.tree.map(lambda m, g: m * b1 + (dlr * (1 - b1)) * g, state.mu, g)
-        nu = jax.tree.map(lambda v, g: v * b2 + (1 - b2) * (g * g), state.nu, g)
+        nu = jax.tree.map(lambda v, g: v * b2 + (1 - b2) * abs_sq(g), state.nu, g)
         s = jax.tree.map(lambda s, g: s * sqrt_b2 + (dlr * (1 - sqrt_b2)) * g, state.s, g)
         numerator = sqrt_b2 * state.numerator + (1 - sqrt_b2) * acc
         l1 = tree_sum(jnp.abs, s)
@@ -183,13 +190,13 @@ def dadapt_sgd(
         check_structure(updates, params, "params")
         d = state.d
         g = jax.tree.map(lambda g, x: g + weight_decay * x, updates, params)
-        g0 = jnp.where(state.g0_norm > 0, state.g0_norm, jnp.sqrt(tree_sum(jnp.square, g)))
+        g0 = jnp.where(state.g0_norm > 0, state.g0_norm, jnp.sqrt(tree_sum(abs_sq, g)))
         g0 = g0.astype(d.dtype)
         dlr = jnp.where(g0 > 0, d * at(learning_rate, state.count) / jnp.where(g0 > 0, g0, 1), 0)
         dlr = dlr.astype(d.dtype)
-        numerator = state.numerator + dlr * tree_sum(lambda g, s: g * s, g, state.s)
+        numerator = state.numerator + dlr * tree_sum(inner, g, state.s)
         s = jax.tree.map(lambda s, g: s + dlr * g, state.s, g)
-        norm_sq = tree_sum(jnp.square, s)
+        norm_sq = tree_sum(abs_sq, s)
         step = norm_sq > 0
         d_hat = 2 * numerator / jnp.sqrt(jnp.where(step, norm_sq, 1))
         d_new = _grow(d, d_hat, growth_rate)
@@ -258,7 +265,9 @@ def dadapt_adagrad(
     def init(params):
         dtype = jnp.result_type(float)
         zero = jnp.zeros([], dtype)
-        alpha = jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params)
+        alpha = jax.tree.map(
+            lambda z: jnp.full_like(z, initial_accumulator_value), zeros_like(params, real=True)
+        )
         return DAdaptAdaGradState(
             jnp.zeros([], jnp.int32),
             jnp.asarray(d0, dtype),
@@ -280,11 +289,11 @@ def dadapt_adagrad(
         g = jax.tree.map(lambda g, x: g + weight_decay * x, updates, params)
 
         def weighted(s, a):
-            return (s * s) / (jnp.sqrt(a) + eps)
+            return abs_sq(s) / (jnp.sqrt(a) + eps)
 
         old_q = tree_sum(weighted, state.s, state.alpha)
         old_l1 = tree_sum(jnp.abs, state.s)
-        alpha = jax.tree.map(lambda a, g: a + g * g, state.alpha, g)
+        alpha = jax.tree.map(lambda a, g: a + abs_sq(g), state.alpha, g)
         g_sq = tree_sum(weighted, g, alpha)
         s = jax.tree.map(lambda s, g: s + dlr * g, state.s, g)
         sksq = state.sksq_weighted + (tree_sum(weighted, s, alpha) - old_q)

@@ -11,7 +11,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, at, check_structure, find_states
+from lrjax.transforms.base import Hyper, abs_sq, at, check_structure, find_states
 
 
 class DoGState(NamedTuple):
@@ -60,7 +60,7 @@ def dog(
     _checks.nonnegative("weight_decay", weight_decay)
 
     def norms_sq(tree):
-        squares = jax.tree.map(lambda x: jnp.sum(x * x), tree)
+        squares = jax.tree.map(lambda x: jnp.sum(abs_sq(x)), tree)
         return squares if layerwise else sum(jax.tree.leaves(squares))
 
     def init(params):

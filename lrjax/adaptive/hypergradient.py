@@ -63,7 +63,8 @@ def hypergradient(
         return HypergradientState(rate, zeros_like(params), direction.init(params))
 
     def update(updates, state, params=None):
-        dot = optax.tree.vdot(updates, state.previous)
+        # re(<g_t, u_{t-1}>): complex leaves count as real vectors of twice the length.
+        dot = jnp.real(optax.tree.vdot(updates, state.previous))
         if multiplicative:
             norms = optax.tree.norm(updates) * optax.tree.norm(state.previous)
             cosine = jnp.where(norms > 0, dot / jnp.where(norms > 0, norms, 1), 0)

@@ -10,7 +10,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, at, check_structure, tree_sum, zeros_like
+from lrjax.transforms.base import Hyper, abs_sq, at, check_structure, inner, tree_sum, zeros_like
 
 
 class ProdigyState(NamedTuple):
@@ -86,7 +86,7 @@ def prodigy(
             zero,
             zero,
             zeros_like(params, mu_dtype),
-            zeros_like(params, mu_dtype),
+            zeros_like(params, mu_dtype, real=True),  # v holds d²|g|², real
             zeros_like(params),
             jax.tree.map(jnp.array, params),
         )
@@ -106,10 +106,10 @@ def prodigy(
             g = jax.tree.map(lambda g, x: g + weight_decay * x, g, params)
         scale = d / d0
         numerator = beta3 * state.numerator + scale * dlr * tree_sum(
-            lambda g, x0, x: g * (x0 - x), g, state.x0, params
+            lambda g, x0, x: inner(g, x0 - x), g, state.x0, params
         )
         mu = jax.tree.map(lambda m, g: b1 * m + d * (1 - b1) * g, state.mu, g)
-        nu = jax.tree.map(lambda v, g: b2 * v + d * d * (1 - b2) * g * g, state.nu, g)
+        nu = jax.tree.map(lambda v, g: b2 * v + d * d * (1 - b2) * abs_sq(g), state.nu, g)
         s = jax.tree.map(
             lambda s, g: beta3 * s + scale * (d if safeguard_warmup else dlr) * g, state.s, g
         )

@@ -1,4 +1,9 @@
-"""Adam and its family: AMSGrad, AdamW, NAdam, RAdam, Adamax."""
+"""Adam and its family: AMSGrad, AdamW, NAdam, RAdam, Adamax.
+
+Complex parameters: every square below is |g|² = g·conj(g), so second moments are real
+(stored in the real dtype, float32 for complex64) and the first moment stays complex, as
+in optax. (``lrjax.compat.torch`` instead treats a complex tensor as its real view, as
+torch does.)"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import optax
 from lrjax import _checks
 from lrjax.transforms.base import (
     Hyper,
+    abs_sq,
     at,
     check_nonnegative,
     check_structure,
@@ -22,6 +28,7 @@ from lrjax.transforms.base import (
     leafwise,
     lerp,
     per_dtype,
+    real_dtype,
     scalar,
     zeros_like,
 )
@@ -45,18 +52,20 @@ def _moments(
 ) -> tuple:
     """Update m and v leafwise, then call ``extra(x, m, v, *leaves) -> (out, *new)``.
 
-    m ← b1 m + (1 - b1) g and v ← b2 v + (1 - b2) g², computed in at least float32 and
-    stored in each moment's dtype; `extra` turns them into the update.
+    m ← b1 m + (1 - b1) g and v ← b2 v + (1 - b2) |g|², computed in at least float32 and
+    stored in each moment's dtype; `extra` turns them into the update. For complex g,
+    |g|² = g·conj(g) is real and so is v (optax's convention); m stays complex.
     """
 
     weights = per_dtype(lambda d: (complement(b1, d), scalar(b2, d), complement(b2, d)))
 
     def leaf(g, m, v, *rest):
         dtype = compute_dtype(g)
+        real = real_dtype(dtype)
         x = g.astype(dtype)
-        w1, c2, w2 = weights(dtype)
+        w1, c2, w2 = weights(real)
         m_new = lerp(m.astype(dtype), x, w1)
-        v_new = c2 * v.astype(dtype) + w2 * x * x
+        v_new = c2 * v.astype(real) + w2 * abs_sq(x)
         out, *new = extra(x, m_new, v_new, *rest)
         return (
             out.astype(g.dtype),
@@ -70,7 +79,9 @@ def _moments(
 
 
 def _init_moments(params, mu_dtype, nu_dtype):
-    return jnp.zeros([], jnp.int32), zeros_like(params, mu_dtype), zeros_like(params, nu_dtype)
+    """The count, m (the params' dtype, complex included) and v (real: |g|² is real)."""
+    count = jnp.zeros([], jnp.int32)
+    return count, zeros_like(params, mu_dtype), zeros_like(params, nu_dtype, real=True)
 
 
 def scale_by_adam(
@@ -109,7 +120,8 @@ def scale_by_adam(
 
     def init(params):
         count, mu, nu = _init_moments(params, mu_dtype, nu_dtype)
-        return ScaleByAdamState(count, mu, nu, zeros_like(params, nu_dtype) if amsgrad else None)
+        v_max = zeros_like(params, nu_dtype, real=True) if amsgrad else None
+        return ScaleByAdamState(count, mu, nu, v_max)
 
     def update(updates, state, params=None):
         del params
@@ -123,7 +135,7 @@ def scale_by_adam(
         corrections = per_dtype(corrections)
 
         def direction(x, m, v, *v_max):
-            dtype = x.dtype
+            dtype = v.dtype
             bc1, bc2 = corrections(dtype)
             big_v = jnp.maximum(v_max[0].astype(dtype), v) if amsgrad else v
             if not is_zero(eps_root):
@@ -272,8 +284,8 @@ def scale_by_nadam(
         )
 
         def direction(x, m, v):
-            inv_bc2, cg, cm = coefficients(x.dtype)
-            d = jnp.sqrt(v * inv_bc2) + scalar(eps, x.dtype)
+            inv_bc2, cg, cm = coefficients(v.dtype)
+            d = jnp.sqrt(v * inv_bc2) + scalar(eps, v.dtype)
             return ((cg * x + cm * m) / d,)
 
         out, mu, nu = _moments(updates, state, beta1, beta2, direction)
@@ -361,9 +373,9 @@ def scale_by_radam(
         coefficients = per_dtype(coefficients)
 
         def direction(x, m, v):
-            bc1, adaptive, scale = coefficients(x.dtype)
+            bc1, adaptive, scale = coefficients(v.dtype)
             m_hat = m / bc1
-            eps_ = scalar(eps, x.dtype)
+            eps_ = scalar(eps, v.dtype)
             return (jnp.where(adaptive, m_hat * scale / (jnp.sqrt(v) + eps_), m_hat),)
 
         out, mu, nu = _moments(updates, state, beta1, beta2, direction)
@@ -411,6 +423,8 @@ def scale_by_adamax(
         m ← b1 m + (1 - b1) g,   u ← max(b2 u, |g| + eps)   (u_0 = 0)
         out = m / ((1 - b1^t) u)
 
+    For complex g, |g| is the modulus and u is real, as in ``optax.scale_by_adamax``.
+
     Only the first moment is bias-corrected; eps sits inside the max, as in
     ``torch.optim.Adamax`` and ``optax.scale_by_adamax``.
 
@@ -437,10 +451,11 @@ def scale_by_adamax(
 
         def leaf(g, m, u):
             dtype = compute_dtype(g)
+            real = real_dtype(dtype)
             x = g.astype(dtype)
-            w1, c2, bc1 = coefficients(dtype)
+            w1, c2, bc1 = coefficients(real)
             m_new = lerp(m.astype(dtype), x, w1)
-            u_new = jnp.maximum(c2 * u.astype(dtype), jnp.abs(x) + scalar(eps, dtype))
+            u_new = jnp.maximum(c2 * u.astype(real), jnp.abs(x) + scalar(eps, real))
             out = m_new / (bc1 * u_new)
             return out.astype(g.dtype), m_new.astype(m.dtype), u_new.astype(u.dtype)
 

@@ -48,6 +48,39 @@ def compute_dtype(x: jax.Array) -> jnp.dtype:
     return jnp.promote_types(x.dtype, jnp.float32)
 
 
+def real_dtype(dtype: Any) -> jnp.dtype:
+    """The real dtype of `dtype`'s values: float32 for complex64, a real dtype unchanged.
+
+    Scalar coefficients (bias corrections, 1 - β, eps) and second moments are real even
+    for complex parameters, as in optax.
+    """
+    return jnp.finfo(dtype).dtype
+
+
+def abs_sq(x: jax.Array) -> jax.Array:
+    """|x|² = x·conj(x), a real array: the second moment of a gradient entry.
+
+    For real x this is ``x * x``; for complex x it is ``re(x)² + im(x)²``, as
+    ``optax.abs_sq``. Squaring a complex gradient as ``x * x`` instead gives a complex
+    "moment" whose root is not a magnitude (and whose running maximum is meaningless).
+    """
+    if jnp.iscomplexobj(x):
+        return x.real * x.real + x.imag * x.imag
+    return x * x
+
+
+def inner(a: jax.Array, b: jax.Array) -> jax.Array:
+    """The elementwise real inner product re(conj(a)·b): ``a * b`` for real arrays.
+
+    Summed over a tree (`tree_sum`) it is the inner product of complex parameters seen as
+    real vectors of twice the length, which the learning-rate-free methods' distances and
+    correlations need; optax takes the real part of ``optax.tree.vdot`` the same way.
+    """
+    if jnp.iscomplexobj(a) or jnp.iscomplexobj(b):
+        return a.real * b.real + a.imag * b.imag
+    return a * b
+
+
 def scalar(h: ArrayLike, dtype: Any) -> jax.Array:
     """A hyperparameter value as a scalar of the compute dtype (exact for Python floats)."""
     return jnp.asarray(h, dtype)
@@ -134,9 +167,19 @@ def tree_sum(fn: Callable[..., jax.Array], *trees: Any) -> jax.Array:
     return sum((jnp.sum(fn(*group)) for group in leaves), jnp.zeros([]))
 
 
-def zeros_like(params: optax.Params, dtype: Any = None) -> Any:
-    """Zeros shaped like `params` (in `dtype` when given); None leaves stay None."""
-    return jax.tree.map(lambda p: None if p is None else jnp.zeros_like(p, dtype=dtype), params)
+def zeros_like(params: optax.Params, dtype: Any = None, *, real: bool = False) -> Any:
+    """Zeros shaped like `params` (in `dtype` when given); None leaves stay None.
+
+    ``real=True`` gives the real dtype of complex leaves (a second moment |g|² is real).
+    """
+
+    def zeros(p):
+        if p is None:
+            return None
+        d = jnp.result_type(p) if dtype is None else dtype
+        return jnp.zeros_like(p, dtype=real_dtype(d) if real else d)
+
+    return jax.tree.map(zeros, params)
 
 
 class ScaleByLearningRateState(NamedTuple):

@@ -1,4 +1,9 @@
-"""Per-coordinate rates from accumulated squared gradients: AdaGrad, AdaDelta, RMSprop."""
+"""Per-coordinate rates from accumulated squared gradients: AdaGrad, AdaDelta, RMSprop.
+
+Complex parameters: every square below is |g|² = g·conj(g), so second moments are real
+(stored in the real dtype, float32 for complex64) and the first moment stays complex, as
+in optax. (``lrjax.compat.torch`` instead treats a complex tensor as its real view, as
+torch does.)"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import optax
 
 from lrjax.transforms.base import (
     Hyper,
+    abs_sq,
     at,
     check_nonnegative,
     check_structure,
@@ -21,6 +27,7 @@ from lrjax.transforms.base import (
     leafwise,
     lerp,
     per_dtype,
+    real_dtype,
     scalar,
     zeros_like,
 )
@@ -56,7 +63,7 @@ def scale_by_adagrad(
     check_nonnegative("eps", eps)
 
     def init(params):
-        zeros = zeros_like(params, nu_dtype)
+        zeros = zeros_like(params, nu_dtype, real=True)
         return ScaleByAdagradState(
             jax.tree.map(lambda z: jnp.full_like(z, initial_accumulator_value), zeros)
         )
@@ -67,9 +74,10 @@ def scale_by_adagrad(
 
         def leaf(g, s):
             dtype = compute_dtype(g)
+            real = real_dtype(dtype)
             x = g.astype(dtype)
-            new = s.astype(dtype) + x * x
-            e = scalar(eps, dtype)
+            new = s.astype(real) + abs_sq(x)
+            e = scalar(eps, real)
             if eps_in_sqrt:
                 out = jnp.where(new > 0, x * jax.lax.rsqrt(new + e), 0)
             else:
@@ -142,7 +150,9 @@ def scale_by_adadelta(
     check_nonnegative("eps", eps)
 
     def init(params):
-        return ScaleByAdadeltaState(zeros_like(params, nu_dtype), zeros_like(params, nu_dtype))
+        return ScaleByAdadeltaState(
+            zeros_like(params, nu_dtype, real=True), zeros_like(params, nu_dtype, real=True)
+        )
 
     def update(updates, state, params=None):
         del params
@@ -152,12 +162,13 @@ def scale_by_adadelta(
 
         def leaf(g, v, u):
             dtype = compute_dtype(g)
+            real = real_dtype(dtype)
             x = g.astype(dtype)
-            (p, w), e = weights(dtype), scalar(eps, dtype)
-            v_new = p * v.astype(dtype) + w * x * x
-            u_old = u.astype(dtype)
+            (p, w), e = weights(real), scalar(eps, real)
+            v_new = p * v.astype(real) + w * abs_sq(x)
+            u_old = u.astype(real)
             delta = jnp.sqrt(u_old + e) / jnp.sqrt(v_new + e) * x
-            u_new = p * u_old + w * delta * delta
+            u_new = p * u_old + w * abs_sq(delta)
             return delta.astype(g.dtype), v_new.astype(v.dtype), u_new.astype(u.dtype)
 
         out, v, u = leafwise(leaf, updates, state.nu, state.delta)
@@ -226,7 +237,8 @@ def scale_by_rms(
 
     def init(params):
         mu = zeros_like(params, mu_dtype) if centered else None
-        return ScaleByRmsState(jnp.zeros([], jnp.int32), zeros_like(params, nu_dtype), mu)
+        nu = zeros_like(params, nu_dtype, real=True)
+        return ScaleByRmsState(jnp.zeros([], jnp.int32), nu, mu)
 
     def update(updates, state, params=None):
         del params
@@ -243,15 +255,16 @@ def scale_by_rms(
 
         def leaf(g, v, *m):
             dtype = compute_dtype(g)
+            real = real_dtype(dtype)
             x = g.astype(dtype)
-            (a, w, bc), e = weights(dtype), scalar(eps, dtype)
-            v_new = a * v.astype(dtype) + w * x * x
+            (a, w, bc), e = weights(real), scalar(eps, real)
+            v_new = a * v.astype(real) + w * abs_sq(x)
             corrected = v_new / bc if bias_correction else v_new
             if not centered:
                 out = x / _denominator(corrected, e, eps_in_sqrt)
                 return out.astype(g.dtype), v_new.astype(v.dtype)
             m_new = lerp(m[0].astype(dtype), x, w)
-            out = x / _denominator(corrected - m_new * m_new, e, eps_in_sqrt)
+            out = x / _denominator(corrected - abs_sq(m_new), e, eps_in_sqrt)
             return out.astype(g.dtype), v_new.astype(v.dtype), m_new.astype(m[0].dtype)
 
         if centered:
