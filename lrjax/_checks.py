@@ -8,10 +8,29 @@ so validation never breaks tracing.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Callable
 
 import jax
 import numpy as np
+
+_PEER_RULES = contextvars.ContextVar("lrjax_peer_rules", default=False)
+
+
+@contextlib.contextmanager
+def peer_rules():
+    """Skip lrjax's own range checks while a compat constructor builds native pieces.
+
+    A compat constructor validates its arguments exactly as its peer library does (what
+    the peer accepts, such as torch's ``SGD(momentum=1.5)``, is accepted) before it builds
+    lrjax's schedules and transformations, whose stricter native ranges must then not
+    refuse the same values. Shape and kind checks still run.
+    """
+    token = _PEER_RULES.set(True)
+    try:
+        yield
+    finally:
+        _PEER_RULES.reset(token)
 
 
 def concrete(x) -> np.ndarray | None:
@@ -29,13 +48,42 @@ def concrete(x) -> np.ndarray | None:
 
 
 def check(name: str, x, ok: Callable[[np.ndarray], np.ndarray], allowed: str) -> None:
-    """Raise `ValueError` naming `name` when the concrete value of `x` fails `ok`."""
+    """Raise `ValueError` naming `name` when the concrete value of `x` fails `ok`
+    (not inside `peer_rules`)."""
+    if _PEER_RULES.get():
+        return
     value = concrete(x)
     if value is not None and not np.all(ok(value)):
-        raise ValueError(f"{name} must be {allowed}, got {_show(x)}")
+        raise ValueError(f"{name} must be {allowed}, got {show(x)}")
 
 
-def _show(x) -> str:
+def scalar(name: str, x) -> None:
+    """Raise `ValueError` when `x` (a number or array, traced or not) is not a scalar.
+
+    A rate of shape (2,) would otherwise apply per-coordinate rates, or fail later
+    with a broadcasting error that names no argument.
+    """
+    shape = np.shape(x) if not hasattr(x, "shape") else tuple(x.shape)
+    if shape != ():
+        raise ValueError(f"{name} must be a scalar, got an array of shape {shape}")
+
+
+def scalar_valued(name: str, fn: Callable) -> None:
+    """Raise `ValueError` when the schedule `fn` returns a non-scalar for a scalar step.
+
+    The shape comes from `jax.eval_shape`, so nothing is computed; a callable that cannot
+    be traced abstractly (a host-side function) is not checked here.
+    """
+    try:
+        out = jax.eval_shape(fn, jax.ShapeDtypeStruct((), np.int32))
+    except Exception:  # noqa: BLE001  (any failure: the shape is unknown, not wrong)
+        return
+    shape = getattr(out, "shape", None)
+    if shape is not None and tuple(shape) != ():
+        raise ValueError(f"{name} must return a scalar for each step, got shape {tuple(shape)}")
+
+
+def show(x) -> str:
     value = np.asarray(x)
     return repr(value.item()) if value.ndim == 0 else np.array2string(value, threshold=8)
 
@@ -86,7 +134,7 @@ def ordered(low_name: str, low, high_name: str, high) -> None:
     """Check low < high when both are known now."""
     lo, hi = concrete(low), concrete(high)
     if lo is not None and hi is not None and not np.all(lo < hi):
-        raise ValueError(f"{low_name} must be < {high_name}, got {_show(low)} and {_show(high)}")
+        raise ValueError(f"{low_name} must be < {high_name}, got {show(low)} and {show(high)}")
 
 
 @contextlib.contextmanager

@@ -4,6 +4,7 @@ match the params raise ValueError showing both structures."""
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import lrjax
@@ -26,15 +27,18 @@ BAD = [
     (lambda: lrjax.scale_by_learning_rate(-2.0), r"learning_rate must be .*>= 0, got -2.0"),
     (lambda: lrjax.adam(NAN), r"learning_rate must be a finite number >= 0, got nan"),
     (lambda: lrjax.sgd(float("inf")), r"learning_rate must be .*, got inf"),
-    (lambda: torch.SGD(lr=-0.1), r"^lr must be a finite number >= 0, got -0.1"),
-    (lambda: torch.Adam(lr=-0.1), r"^lr must be .*>= 0, got -0.1"),
-    (lambda: torch.AdamW(lr=NAN), r"^lr must be .*, got nan"),
-    (lambda: torch.Adagrad(lr=-0.1), r"^lr must be .*>= 0, got -0.1"),
-    (lambda: torch.Adadelta(lr=-0.1), r"^lr must be .*>= 0, got -0.1"),
-    (lambda: torch.RMSprop(lr=-0.1), r"^lr must be .*>= 0, got -0.1"),
-    (lambda: torch.NAdam(lr=-0.1), r"^lr must be .*>= 0, got -0.1"),
-    (lambda: torch.RAdam(lr=-0.1), r"^lr must be .*>= 0, got -0.1"),
-    (lambda: torch.Adamax(lr=-0.1), r"^lr must be .*>= 0, got -0.1"),
+    (
+        lambda: torch.SGD(lr=-0.1),
+        r"^Invalid learning rate: .* \(lr must be a finite number >= 0, got -0.1",
+    ),
+    (lambda: torch.Adam(lr=-0.1), r"^Invalid learning rate: .* \(lr must be .*>= 0, got -0.1"),
+    (lambda: torch.AdamW(lr=NAN), r"^Invalid learning rate: .* \(lr must be .*, got nan"),
+    (lambda: torch.Adagrad(lr=-0.1), r"^Invalid learning rate: .* \(lr must be .*>= 0, got -0.1"),
+    (lambda: torch.Adadelta(lr=-0.1), r"^Invalid learning rate: .* \(lr must be .*>= 0, got -0.1"),
+    (lambda: torch.RMSprop(lr=-0.1), r"^Invalid learning rate: .* \(lr must be .*>= 0, got -0.1"),
+    (lambda: torch.NAdam(lr=-0.1), r"^Invalid learning rate: .* \(lr must be .*>= 0, got -0.1"),
+    (lambda: torch.RAdam(lr=-0.1), r"^Invalid learning rate: .* \(lr must be .*>= 0, got -0.1"),
+    (lambda: torch.Adamax(lr=-0.1), r"^Invalid learning rate: .* \(lr must be .*>= 0, got -0.1"),
     # betas in [0, 1)
     (lambda: lrjax.adam(0.1, b1=1.0), r"b1 must be in \[0.0, 1.0\), got 1.0"),
     (lambda: lrjax.adam(0.1, b1=-0.1), r"b1 must be in \[0.0, 1.0\), got -0.1"),
@@ -44,11 +48,26 @@ BAD = [
     (lambda: lrjax.radam(0.1, b2=1.0), r"b2 must be in \[0.0, 1.0\), got 1.0"),
     (lambda: lrjax.adamax(0.1, b1=2.0), r"b1 must be in \[0.0, 1.0\), got 2.0"),
     (lambda: lrjax.scale_by_adam(b2=-1e-3), r"b2 must be in \[0.0, 1.0\), got -0.001"),
-    (lambda: torch.Adam(betas=(1.0, 0.999)), r"^betas\[0\] must be in \[0.0, 1.0\), got 1.0"),
-    (lambda: torch.AdamW(betas=(0.9, 1.0)), r"^betas\[1\] must be in \[0.0, 1.0\), got 1.0"),
-    (lambda: torch.NAdam(betas=(-0.5, 0.9)), r"^betas\[0\] must be .*, got -0.5"),
-    (lambda: torch.RAdam(betas=(0.9, NAN)), r"^betas\[1\] must be .*, got nan"),
-    (lambda: torch.Adamax(betas=(0.9, 1.2)), r"^betas\[1\] must be .*, got 1.2"),
+    (
+        lambda: torch.Adam(betas=(1.0, 0.999)),
+        r"^Invalid beta parameter at index 0: 1.0 \(betas\[0\] must be in \[0, 1\)",
+    ),
+    (
+        lambda: torch.AdamW(betas=(0.9, 1.0)),
+        r"^Invalid beta parameter at index 1: 1.0 \(betas\[1\] must be in \[0, 1\)",
+    ),
+    (
+        lambda: torch.NAdam(betas=(-0.5, 0.9)),
+        r"^Invalid beta parameter at index 0: .* \(betas\[0\] must be .*, got -0.5",
+    ),
+    (
+        lambda: torch.RAdam(betas=(0.9, NAN)),
+        r"^Invalid beta parameter at index 1: .* \(betas\[1\] must be .*, got nan",
+    ),
+    (
+        lambda: torch.Adamax(betas=(0.9, 1.2)),
+        r"^Invalid beta parameter at index 1: .* \(betas\[1\] must be .*, got 1.2",
+    ),
     (lambda: torch.Adam(betas=(0.9,)), r"betas must be a pair .*got \(0.9,\)"),
     (lambda: torch.AdamW(betas=(0.9, 0.99, 0.999)), r"betas must be a pair"),
     (lambda: torch.NAdam(betas=[]), r"betas must be a pair"),
@@ -64,14 +83,23 @@ BAD = [
     (lambda: lrjax.scale_by_momentum(1.0), r"momentum must be in \[0.0, 1.0\), got 1.0"),
     (lambda: lrjax.sgd(0.1, 0.9, dampening=1.5), r"dampening must be in \[0.0, 1.0\], got 1.5"),
     (lambda: lrjax.sgd(0.1, 0.9, dampening=-0.1), r"dampening must be .*, got -0.1"),
-    (lambda: torch.SGD(momentum=-0.9), r"^momentum must be in \[0.0, 1.0\), got -0.9"),
-    (lambda: torch.RMSprop(momentum=1.0), r"^momentum must be .*, got 1.0"),
+    (
+        lambda: torch.SGD(momentum=-0.9),
+        r"^Invalid momentum value: -0.9 \(momentum must be .*>= 0, got -0.9",
+    ),
+    (
+        lambda: torch.RMSprop(momentum=NAN),
+        r"^Invalid momentum value: nan \(momentum must be .*, got nan",
+    ),
     (
         lambda: torch.SGD(momentum=0.9, dampening=0.1, nesterov=True),
-        r"nesterov requires momentum > 0 and dampening == 0, got momentum=0.9 and "
+        r"^Nesterov momentum requires a momentum and zero dampening \(got momentum=0.9 and "
         r"dampening=0.1",
     ),
-    (lambda: torch.SGD(nesterov=True), r"nesterov requires momentum > 0 .*momentum=0"),
+    (
+        lambda: torch.SGD(nesterov=True),
+        r"^Nesterov momentum requires a momentum and zero dampening .*momentum=0",
+    ),
     # eps
     (lambda: lrjax.adam(0.1, eps=-1e-8), r"eps must be a finite number >= 0, got -1e-08"),
     (lambda: lrjax.nadam(0.1, eps=NAN), r"eps must be .*, got nan"),
@@ -81,8 +109,8 @@ BAD = [
     (lambda: lrjax.adadelta(eps=-1e-6), r"eps must be .*>= 0, got -1e-06"),
     (lambda: lrjax.rmsprop(0.1, eps=-1e-8), r"eps must be .*>= 0, got -1e-08"),
     (lambda: lrjax.adam(0.1, eps_root=-1e-8), r"eps_root must be .*>= 0, got -1e-08"),
-    (lambda: torch.Adam(eps=-1.0), r"^eps must be .*>= 0, got -1.0"),
-    (lambda: torch.RMSprop(eps=-1.0), r"^eps must be .*>= 0, got -1.0"),
+    (lambda: torch.Adam(eps=-1.0), r"^Invalid epsilon value: .* \(eps must be .*>= 0, got -1.0"),
+    (lambda: torch.RMSprop(eps=-1.0), r"^Invalid epsilon value: .* \(eps must be .*>= 0, got -1.0"),
     # weight decay
     (lambda: lrjax.sgd(0.1, weight_decay=-1e-4), r"weight_decay must be .*>= 0, got -0.0001"),
     (lambda: lrjax.adamw(0.1, weight_decay=-0.01), r"weight_decay must be .*>= 0, got -0.01"),
@@ -93,32 +121,55 @@ BAD = [
     (lambda: lrjax.nadam(0.1, weight_decay=-1.0), r"weight_decay must be .*, got -1.0"),
     (lambda: lrjax.radam(0.1, weight_decay=-1.0), r"weight_decay must be .*, got -1.0"),
     (lambda: lrjax.adamax(0.1, weight_decay=-1.0), r"weight_decay must be .*, got -1.0"),
-    (lambda: torch.AdamW(weight_decay=-0.1), r"^weight_decay must be .*>= 0, got -0.1"),
-    (lambda: torch.SGD(weight_decay=-0.1), r"^weight_decay must be .*>= 0, got -0.1"),
+    (
+        lambda: torch.AdamW(weight_decay=-0.1),
+        r"^Invalid weight_decay value: .* \(weight_decay must be .*>= 0, got -0.1",
+    ),
+    (
+        lambda: torch.SGD(weight_decay=-0.1),
+        r"^Invalid weight_decay value: .* \(weight_decay must be .*>= 0, got -0.1",
+    ),
     # rho, decay (alpha)
     (lambda: lrjax.adadelta(rho=1.0), r"rho must be in \[0.0, 1.0\), got 1.0"),
     (lambda: lrjax.adadelta(rho=-0.1), r"rho must be in \[0.0, 1.0\), got -0.1"),
     (lambda: lrjax.rmsprop(0.1, decay=1.0), r"decay must be in \[0.0, 1.0\), got 1.0"),
     (lambda: lrjax.rmsprop(0.1, decay=NAN), r"decay must be .*, got nan"),
-    (lambda: torch.Adadelta(rho=1.1), r"^rho must be in \[0.0, 1.0\), got 1.1"),
-    (lambda: torch.RMSprop(alpha=1.5), r"^alpha must be in \[0.0, 1.0\), got 1.5"),
+    (
+        lambda: torch.Adadelta(rho=1.1),
+        r"^Invalid rho value: 1.1 \(rho must be in \[0, 1\], got 1.1",
+    ),
+    (lambda: torch.RMSprop(alpha=-0.5), r"^Invalid alpha value: -0.5 \(alpha must be .*>= 0"),
     # Adagrad
     (lambda: lrjax.adagrad(0.1, lr_decay=-0.1), r"lr_decay must be .*>= 0, got -0.1"),
     (
         lambda: lrjax.adagrad(0.1, initial_accumulator_value=-0.1),
         r"initial_accumulator_value must be a finite number >= 0, got -0.1",
     ),
-    (lambda: torch.Adagrad(lr_decay=-1.0), r"^lr_decay must be .*, got -1.0"),
+    (
+        lambda: torch.Adagrad(lr_decay=-1.0),
+        r"^Invalid lr_decay value: .* \(lr_decay must be .*, got -1.0",
+    ),
     (
         lambda: torch.Adagrad(initial_accumulator_value=NAN),
-        r"^initial_accumulator_value must be .*, got nan",
+        r"^Invalid initial_accumulator_value value: .* \(initial_accumulator_value must be .*, got nan",
     ),
     # NAdam, RAdam
     (lambda: lrjax.nadam(0.1, momentum_decay=-4e-3), r"momentum_decay must be .*, got -0.004"),
-    (lambda: torch.NAdam(momentum_decay=-1.0), r"^momentum_decay must be .*>= 0, got -1.0"),
+    (
+        lambda: torch.NAdam(momentum_decay=-1.0),
+        r"^Invalid momentum_decay value: .* \(momentum_decay must be .*>= 0, got -1.0",
+    ),
     (lambda: lrjax.radam(0.1, threshold=NAN), r"threshold must be finite, got nan"),
-    # array-valued hyperparameters are checked elementwise
-    (lambda: lrjax.adam(jnp.array([0.1, -0.1])), r"learning_rate must be .*-0.1"),
+    # a learning rate is one number (torch: "Tensor lr must be 1-element"), or a schedule of one
+    (lambda: lrjax.adam(jnp.array([0.1, 0.2])), r"learning_rate must be a scalar, .*\(2,\)"),
+    (lambda: lrjax.sgd([0.1, 0.2]), r"learning_rate must be a scalar, .*\(2,\)"),
+    (
+        lambda: lrjax.adam(lambda k: jnp.full(2, 0.1)),
+        r"learning_rate must return a scalar for each step, got shape \(2,\)",
+    ),
+    (lambda: lrjax.adaptive.prodigy(jnp.ones(2)), r"learning_rate must be a scalar"),
+    (lambda: torch.Adam(lr=jnp.array([0.1, 0.2])), r"^Tensor lr must be 1-element"),
+    (lambda: torch.SGD(lr=np.full((1, 2), 0.1)), r"^Tensor lr must be 1-element"),
 ]
 
 
@@ -226,3 +277,23 @@ def test_structure_is_checked_against_the_state_without_params(name):
     opt = OPTIMIZERS[name]()
     with pytest.raises(ValueError, match=r"gradient tree does not match"):
         opt.update(WRONG["missing_leaf"], opt.init(PARAMS))
+
+
+def test_torch_accepts_what_torch_accepts():
+    """torch.optim checks only these ranges: momentum >= 0 (not < 1), rho <= 1, alpha >= 0,
+    dampening unchecked; the compat constructors build the same optimizers."""
+    params = jnp.ones(3)
+    for opt in (
+        torch.SGD(lr=0.1, momentum=1.5, dampening=-0.5),
+        torch.RMSprop(alpha=2.0, momentum=1.0),
+        torch.Adadelta(rho=1.0),
+    ):
+        updates, _ = opt.update(params, opt.init(params), params)
+        assert updates.shape == (3,)
+
+
+def test_torch_one_element_lr_is_a_scalar():
+    opt = torch.SGD(lr=np.array([0.5]))
+    params = jnp.ones(2)
+    updates, _ = opt.update(params, opt.init(params), params)
+    np.testing.assert_array_equal(updates, -0.5 * np.ones(2))

@@ -15,12 +15,20 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, abs_sq, at, check_structure, inner, tree_sum, zeros_like
+from lrjax.transforms.base import (
+    Hyper,
+    abs_sq,
+    at,
+    check_rate,
+    check_structure,
+    inner,
+    tree_sum,
+    zeros_like,
+)
 
 
 def _check_common(learning_rate, d0, growth_rate):
-    if not callable(learning_rate):
-        _checks.positive("learning_rate", learning_rate)
+    check_rate("learning_rate", learning_rate, positive=True)
     _checks.positive("d0", d0)
     _checks.check("growth_rate", growth_rate, lambda v: v >= 1, "a number >= 1 (inf allowed)")
 

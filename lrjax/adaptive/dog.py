@@ -11,7 +11,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, abs_sq, at, check_structure, find_states
+from lrjax.transforms.base import Hyper, abs_sq, at, check_rate, check_structure, find_states
 
 
 class DoGState(NamedTuple):
@@ -50,8 +50,7 @@ def dog(
     Reference: Ivgi, Hinder & Carmon, "DoG is SGD's best friend: a parameter-free dynamic
     step size schedule", ICML 2023; formll/dog ``dog.DoG`` and ``dog.LDoG`` 1.0.3.
     """
-    if not callable(learning_rate):
-        _checks.positive("learning_rate", learning_rate)
+    check_rate("learning_rate", learning_rate, positive=True)
     if init_eta is None:
         _checks.positive("reps_rel", reps_rel)
     else:

@@ -51,6 +51,7 @@ def hypergradient(
     Reference: Baydin, Cornish, Martínez Rubio, Schmidt & Wood, "Online learning rate
     adaptation with hypergradient descent", ICLR 2018.
     """
+    _checks.scalar("learning_rate", learning_rate)
     _checks.finite("learning_rate", learning_rate)
     _checks.nonnegative("hypergrad_lr", hypergrad_lr)
     if multiplicative:

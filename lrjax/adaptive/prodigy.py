@@ -10,7 +10,16 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, abs_sq, at, check_structure, inner, tree_sum, zeros_like
+from lrjax.transforms.base import (
+    Hyper,
+    abs_sq,
+    at,
+    check_rate,
+    check_structure,
+    inner,
+    tree_sum,
+    zeros_like,
+)
 
 
 class ProdigyState(NamedTuple):
@@ -64,8 +73,7 @@ def prodigy(
     Reference: Mishchenko & Defazio, "Prodigy: an expeditiously adaptive parameter-free
     learner", ICML 2024; konstmish/prodigy ``prodigyopt.Prodigy`` 1.1.2.
     """
-    if not callable(learning_rate):
-        _checks.positive("learning_rate", learning_rate)
+    check_rate("learning_rate", learning_rate, positive=True)
     _checks.between("b1", b1, 0.0, 1.0, open_high=True)
     _checks.between("b2", b2, 0.0, 1.0, open_high=True)
     if b3 is not None:

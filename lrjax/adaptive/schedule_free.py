@@ -10,7 +10,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax.transforms.base import Hyper, at, check_structure, find_states
+from lrjax.transforms.base import Hyper, at, check_rate, check_structure, find_states
 from lrjax.transforms.rms import scale_by_rms
 
 
@@ -61,8 +61,7 @@ def schedule_free(
     Reference: Defazio, Yang, Mehta, Mishchenko, Khaled & Cutkosky, "The road less
     scheduled", NeurIPS 2024; facebookresearch/schedule_free 1.4.1.
     """
-    if not callable(learning_rate):
-        _checks.nonnegative("learning_rate", learning_rate)
+    check_rate("learning_rate", learning_rate)
     _checks.between("b1", b1, 0.0, 1.0, open_low=True, open_high=True)
     _checks.nonnegative("warmup_steps", warmup_steps)
     _checks.finite("r", r)

@@ -38,6 +38,17 @@ def check_unit(name: str, h: Hyper) -> None:
         _checks.between(name, h, 0.0, 1.0, open_high=True)
 
 
+def check_rate(name: str, h: Hyper, *, positive: bool = False) -> None:
+    """A learning rate: a scalar >= 0 (> 0 with `positive`), or a schedule whose value
+    at a step is a scalar. A rate of shape (2,) is refused here rather than silently
+    giving per-coordinate rates."""
+    if callable(h):
+        _checks.scalar_valued(name, h)
+        return
+    _checks.scalar(name, h)
+    (_checks.positive if positive else _checks.nonnegative)(name, h)
+
+
 def check_nonnegative(name: str, h: Hyper) -> None:
     if not callable(h):
         _checks.nonnegative(name, h)
@@ -204,7 +215,7 @@ def scale_by_learning_rate(learning_rate: Hyper) -> optax.GradientTransformation
     update, like optax's counters and PyTorch's schedulers (stepped after each update).
     The result keeps each update's dtype.
     """
-    check_nonnegative("learning_rate", learning_rate)
+    check_rate("learning_rate", learning_rate)
 
     def init(params):
         del params

@@ -29,6 +29,7 @@ from lrjax.transforms.base import (
     per_dtype,
     real_dtype,
     scalar,
+    strong,
     zeros_like,
 )
 from lrjax.transforms.sgd import scale_by_momentum
@@ -115,18 +116,51 @@ def adagrad(
 
     Reference: Duchi, Hazan & Singer, JMLR 2011.
     """
-    check_nonnegative("lr_decay", lr_decay)
-    check_nonnegative("learning_rate", learning_rate)
-    rate = learning_rate
+    scalings = [
+        scale_by_adagrad(initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt, nu_dtype=nu_dtype)
+    ]
     if not is_zero(lr_decay):
+        scalings.append(scale_by_lr_decay(lr_decay))
+    return descent(*scalings, learning_rate=learning_rate, weight_decay=weight_decay, mask=mask)
 
-        def rate(count):
-            return at(learning_rate, count) / (1 + count * lr_decay)
 
-    scaling = scale_by_adagrad(
-        initial_accumulator_value, eps, eps_in_sqrt=eps_in_sqrt, nu_dtype=nu_dtype
-    )
-    return descent(scaling, learning_rate=rate, weight_decay=weight_decay, mask=mask)
+class ScaleByLrDecayState(NamedTuple):
+    """State of `scale_by_lr_decay`: the int32 count of updates it applied (saturating),
+    and the factor 1 / (1 + t·lr_decay) of the last one (part of the rate in effect)."""
+
+    count: jax.Array
+    factor: jax.Array
+
+    def applied_lr(self) -> jax.Array:
+        return self.factor
+
+
+def scale_by_lr_decay(lr_decay: Hyper) -> optax.GradientTransformation:
+    """AdaGrad's rate decay: multiply update t = 0, 1, ... by ``1 / (1 + t·lr_decay)``.
+
+    The count is this piece's own, as torch's per-parameter ``step``: a step in which no
+    parameter has a gradient advances neither (see `lrjax.compat.torch`), while the
+    learning-rate schedule, like torch's scheduler, still moves on.
+
+    Reference: PyTorch ``torch.optim.Adagrad`` (``clr = lr / (1 + (step - 1) lr_decay)``).
+    """
+    check_nonnegative("lr_decay", lr_decay)
+
+    def factor(count):
+        return strong(1 / (1 + count * at(lr_decay, count)))
+
+    def init(params):
+        del params
+        count = jnp.zeros([], jnp.int32)
+        return ScaleByLrDecayState(count, factor(count))
+
+    def update(updates, state, params=None):
+        del params
+        f = factor(state.count)
+        out = jax.tree.map(lambda u: (f * u).astype(u.dtype), updates)
+        return out, ScaleByLrDecayState(optax.safe_increment(state.count), f)
+
+    return optax.GradientTransformation(init, update)
 
 
 class ScaleByAdadeltaState(NamedTuple):
