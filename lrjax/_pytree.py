@@ -4,10 +4,57 @@ are structure. The base of schedules and of the small stateful controllers."""
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import jax
+import numpy as np
 from typing_extensions import dataclass_transform
+
+_INT32 = np.iinfo(np.int32)
+
+
+def copy_arrays(x: Any) -> Any:
+    """`x` with every NumPy array in it (also inside lists, tuples and dicts) copied.
+
+    Schedules and optimizers are values: ``lr = np.array(0.1); s = StepLR(lr, 30);
+    lr *= 0.1`` must not change ``s``. JAX arrays are immutable and kept as they are.
+    """
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if type(x) in (list, tuple):
+        return type(x)(copy_arrays(v) for v in x)
+    if type(x) is dict:
+        return {k: copy_arrays(v) for k, v in x.items()}
+    return x
+
+
+def copies_arrays(fn: Callable) -> Callable:
+    """Decorate a constructor so that the NumPy arrays it is given are copied first."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        args = tuple(copy_arrays(a) for a in args)
+        return fn(*args, **{k: copy_arrays(v) for k, v in kwargs.items()})
+
+    return wrapper
+
+
+def _wide(x: Any) -> Any:
+    """A Python int beyond int32 as a float when 64-bit types are off.
+
+    JAX would refuse it (OverflowError) when the schedule is evaluated; as a float it
+    keeps its value to 7 digits in float32, and exactly to 2**53 under x64, where
+    ints stay ints.
+    """
+    if jax.config.jax_enable_x64:
+        return x
+    if isinstance(x, int) and not isinstance(x, bool) and not _INT32.min <= x <= _INT32.max:
+        return float(x)
+    if type(x) in (list, tuple) and any(_wide(v) is not v for v in x):
+        return type(x)(float(v) if isinstance(v, int) else v for v in x)
+    return x
 
 
 def static(default: Any = dataclasses.MISSING) -> Any:
@@ -51,6 +98,17 @@ class Pytree:
             return s
 
         jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
+
+        constructor = cls.__init__
+
+        @functools.wraps(constructor)
+        def __init__(self, *args, **kwargs):
+            # Values, not references, and counts JAX can hold, before any validation.
+            args = tuple(_wide(copy_arrays(a)) for a in args)
+            kwargs = {k: _wide(copy_arrays(v)) for k, v in kwargs.items()}
+            constructor(self, *args, **kwargs)
+
+        cls.__init__ = __init__
 
     def replace(self, **changes: Any):
         """A copy with some fields changed (validated like a new object)."""

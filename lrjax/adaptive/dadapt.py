@@ -15,6 +15,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
+from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import (
     Hyper,
     abs_sq,
@@ -60,6 +61,7 @@ class DAdaptAdamState(NamedTuple):
         return self.learning_rate
 
 
+@copies_arrays
 def dadapt_adam(
     learning_rate: Hyper = 1.0,
     b1: ArrayLike = 0.9,
@@ -158,6 +160,7 @@ class DAdaptSGDState(NamedTuple):
         return self.learning_rate
 
 
+@copies_arrays
 def dadapt_sgd(
     learning_rate: Hyper = 1.0,
     momentum: ArrayLike = 0.0,
@@ -244,6 +247,7 @@ class DAdaptAdaGradState(NamedTuple):
         return self.learning_rate
 
 
+@copies_arrays
 def dadapt_adagrad(
     learning_rate: Hyper = 1.0,
     momentum: ArrayLike = 0.0,

@@ -11,6 +11,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
+from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import Hyper, abs_sq, at, check_rate, check_structure, find_states
 
 
@@ -27,6 +28,7 @@ class DoGState(NamedTuple):
         return sum(etas) / len(etas)
 
 
+@copies_arrays
 def dog(
     learning_rate: Hyper = 1.0,
     reps_rel: ArrayLike = 1e-6,
@@ -108,6 +110,7 @@ class PolynomialAverageState(NamedTuple):
     inner: optax.OptState
 
 
+@copies_arrays
 def polynomial_average(
     inner: optax.GradientTransformation, gamma: ArrayLike = 8.0
 ) -> optax.GradientTransformation:

@@ -10,6 +10,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
+from lrjax._pytree import copies_arrays
 from lrjax.transforms.adam import scale_by_adam
 from lrjax.transforms.base import decay_weights, zeros_like
 from lrjax.transforms.sgd import scale_by_momentum
@@ -24,6 +25,7 @@ class HypergradientState(NamedTuple):
         return self.learning_rate
 
 
+@copies_arrays
 def hypergradient(
     direction: optax.GradientTransformation,
     learning_rate: ArrayLike,
@@ -82,6 +84,7 @@ def hypergradient(
     return optax.GradientTransformation(init, update)
 
 
+@copies_arrays
 def sgd_hd(
     learning_rate: ArrayLike,
     hypergrad_lr: ArrayLike = 1e-6,
@@ -117,6 +120,7 @@ def sgd_hd(
     )
 
 
+@copies_arrays
 def adam_hd(
     learning_rate: ArrayLike = 1e-3,
     hypergrad_lr: ArrayLike = 1e-8,

@@ -11,6 +11,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
+from lrjax._pytree import copies_arrays
 
 
 def _scale(updates: optax.Updates, factor: jax.Array) -> optax.Updates:
@@ -24,6 +25,7 @@ class ScaleByLossState(NamedTuple):
         return self.scale
 
 
+@copies_arrays
 def scale_by_loss(delta: ArrayLike) -> optax.GradientTransformationExtraArgs:
     """Multiply the updates by ``1 / sqrt(1 + delta * loss)``, the loss given as ``value=``.
 
@@ -62,6 +64,7 @@ class StallState(NamedTuple):
         return self.scale
 
 
+@copies_arrays
 def decay_on_gradient_stall(
     factor: ArrayLike = 0.5,
     patience: ArrayLike = 10,

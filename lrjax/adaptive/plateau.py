@@ -10,7 +10,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
-from lrjax._pytree import Pytree, static
+from lrjax._pytree import Pytree, copies_arrays, static
 
 MODES = ("min", "max")
 THRESHOLD_MODES = ("rel", "abs")
@@ -146,6 +146,7 @@ class ReduceOnPlateauState(NamedTuple):
         return self.plateau.lr
 
 
+@copies_arrays
 def reduce_on_plateau(
     factor: ArrayLike = 0.1,
     patience: ArrayLike = 10,

@@ -10,6 +10,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
+from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import (
     Hyper,
     abs_sq,
@@ -37,6 +38,7 @@ class ProdigyState(NamedTuple):
         return self.learning_rate
 
 
+@copies_arrays
 def prodigy(
     learning_rate: Hyper = 1.0,
     b1: ArrayLike = 0.9,

@@ -10,6 +10,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
+from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import Hyper, at, check_rate, check_structure, find_states
 from lrjax.transforms.rms import scale_by_rms
 
@@ -27,6 +28,7 @@ class ScheduleFreeState(NamedTuple):
         return self.learning_rate
 
 
+@copies_arrays
 def schedule_free(
     direction: optax.GradientTransformation,
     learning_rate: Hyper,
@@ -125,6 +127,7 @@ def eval_params(state: optax.OptState, params: optax.Params) -> optax.Params:
     return jax.tree.map(lambda x, p: x.astype(p.dtype), found[0].x, params)
 
 
+@copies_arrays
 def schedule_free_sgd(
     learning_rate: Hyper = 1.0,
     b1: ArrayLike = 0.9,
@@ -152,6 +155,7 @@ def schedule_free_sgd(
     )
 
 
+@copies_arrays
 def schedule_free_adamw(
     learning_rate: Hyper = 0.0025,
     b1: ArrayLike = 0.9,

@@ -6,6 +6,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from lrjax._pytree import Pytree
@@ -27,13 +28,23 @@ class Schedule(Pytree):
     * The result has the floating dtype of the float hyperparameters (float64 under
       ``jax_enable_x64`` when they are Python floats or float64 arrays, else float32).
       Arithmetic runs in at least float32 even for bfloat16 hyperparameters.
+    * A step beyond int32 is evaluated in int64 under ``jax_enable_x64``; without it, a
+      Python int step (or step count) beyond int32 is computed as a float, and a schedule
+      that needs the exact step (cycles, restarts, noise) raises `ValueError` instead.
     * Validation runs when the schedule is built from concrete values and raises
       `ValueError` naming the argument; it is skipped for traced values, and unflattening a
       pytree never re-validates.
     """
 
     def __call__(self, step: ArrayLike) -> jax.Array:
-        step = jnp.maximum(jnp.asarray(step), 0)
+        wide = _wide_step(step)
+        if wide is not step and self._needs_exact_step():
+            raise ValueError(
+                f"step {step!r} is beyond int32 and {type(self).__name__} needs it exactly "
+                "(it repeats or replays step by step, and a float32 step loses its phase); "
+                "enable jax_enable_x64 for int64 steps"
+            )
+        step = jnp.maximum(jnp.asarray(wide), 0)
         dtype = self.dtype
         value = self._value(step, jnp.promote_types(dtype, jnp.float32))
         return jnp.asarray(value, dtype)
@@ -41,6 +52,19 @@ class Schedule(Pytree):
     def _value(self, step: jax.Array, dtype: Any) -> jax.Array:
         """The formula; `step` is non-negative, `dtype` the float type to compute in."""
         raise NotImplementedError
+
+    def _needs_exact_step(self) -> bool:
+        """Whether a step beyond int32 may not be evaluated as a float32 step.
+
+        Without x64, a Python int step beyond int32 is evaluated as a float: monotone and
+        smooth schedules lose only float32 rounding there, but a schedule that repeats
+        (cycles, restarts, per-step noise) or replays every step would be wrong, so it
+        says so here and such a step raises instead. Combinators ask their children.
+        """
+        children = jax.tree.leaves(
+            self, is_leaf=lambda x: isinstance(x, Schedule) and x is not self
+        )
+        return any(c._needs_exact_step() for c in children if isinstance(c, Schedule))
 
     @property
     def dtype(self) -> jnp.dtype:
@@ -52,6 +76,24 @@ class Schedule(Pytree):
             or (hasattr(x, "dtype") and jnp.issubdtype(x.dtype, jnp.floating))
         ]
         return jnp.result_type(float, *floats)
+
+
+def _wide_step(step: ArrayLike) -> ArrayLike:
+    """A host-side step beyond int32 (a Python int or a NumPy integer array) as a float
+    when 64-bit types are off, so that ``schedule(10**12)`` is evaluated, not refused."""
+    if jax.config.jax_enable_x64 or isinstance(step, jax.Array | jax.core.Tracer):
+        return step
+    if isinstance(step, bool) or not isinstance(step, int | np.integer | np.ndarray):
+        return step
+    value = np.asarray(step)
+    info = np.iinfo(np.int32)
+    if (
+        np.issubdtype(value.dtype, np.integer)
+        and value.size
+        and (value.min() < info.min or value.max() > info.max)
+    ):
+        return value.astype(np.float64)
+    return step
 
 
 def as_array(x: ArrayLike) -> jax.Array:

@@ -226,6 +226,9 @@ class multiplicative(Schedule):
     def __post_init__(self):
         _checks.finite("init", self.init)
 
+    def _needs_exact_step(self) -> bool:
+        return True  # it replays every step
+
     def _value(self, step, dtype):
         def one(k):
             body = lambda j, acc: acc * jnp.asarray(self.factor(j), dtype)  # noqa: E731

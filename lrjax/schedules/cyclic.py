@@ -108,6 +108,12 @@ class warm_restarts(Schedule):
         _checks.positive("k_decay", self.k_decay)
         _checks.one_of("decay_mode", self.decay_mode, ("peak", "amplitude"))
 
+    def _needs_exact_step(self) -> bool:
+        # The cycle walk is exact integer arithmetic; a single cycle (timm's default
+        # cycle_limit=1) is a plain decay followed by a hold.
+        cycles = _checks.concrete(self.cycles)
+        return cycles is None or cycles.ndim > 0 or int(cycles) != 1
+
     def _value(self, step, dtype):
         n, t, _ = geometric_cycle(step, self.period, self.mult)
         # The length in floating point: the exact integer one saturates past 2**31 - 1.
@@ -177,6 +183,9 @@ class cyclic(Schedule):
         _checks.between("max_momentum", self.max_momentum, 0.0, 1.0)
         _checks.one_of("mode", self.mode, tuple(_SCALES))
         _checks.one_of("scale_mode", self.scale_mode, ("cycle", "iterations"))
+
+    def _needs_exact_step(self) -> bool:
+        return True  # it repeats: a float32 step loses the phase
 
     def _value(self, step, dtype):
         total = self.up_steps + self.down_steps

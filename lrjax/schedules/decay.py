@@ -381,6 +381,9 @@ class cosine_decay(Schedule):
         _checks.finite("final", self.final)
         _checks.positive("exponent", self.exponent)
 
+    def _needs_exact_step(self) -> bool:
+        return self.periodic  # the unclamped cosine repeats
+
     def _value(self, step, dtype):
         frac = step.astype(dtype) / self.decay_steps
         if not self.periodic:

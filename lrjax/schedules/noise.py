@@ -45,6 +45,9 @@ class random_uniform(Schedule):
             raise ValueError(f"low must be <= high, got {lo} and {hi}")
         _checks.positive("every", self.every)
 
+    def _needs_exact_step(self) -> bool:
+        return True  # each step draws its own noise
+
     def _value(self, step, dtype):
         u = _draws(self.key, jnp.floor_divide(step, self.every), jax.random.uniform)
         u = u.astype(dtype)
@@ -79,6 +82,9 @@ class noise(Schedule):
         _checks.nonnegative("start", self.start)
         _checks.nonnegative("stop", self.stop)
         _checks.one_of("kind", self.kind, ("normal", "uniform"))
+
+    def _needs_exact_step(self) -> bool:
+        return True  # each step draws its own noise
 
     def _value(self, step, dtype):
         pct = jnp.asarray(self.pct, dtype)

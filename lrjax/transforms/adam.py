@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from lrjax import _checks
+from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import (
     Hyper,
     abs_sq,
@@ -84,6 +85,7 @@ def _init_moments(params, mu_dtype, nu_dtype):
     return count, zeros_like(params, mu_dtype), zeros_like(params, nu_dtype, real=True)
 
 
+@copies_arrays
 def scale_by_adam(
     b1: Hyper = 0.9,
     b2: Hyper = 0.999,
@@ -153,6 +155,7 @@ def scale_by_adam(
     return optax.GradientTransformation(init, update)
 
 
+@copies_arrays
 def adam(
     learning_rate: Hyper,
     b1: Hyper = 0.9,
@@ -186,6 +189,7 @@ def adam(
     )
 
 
+@copies_arrays
 def adamw(
     learning_rate: Hyper,
     b1: Hyper = 0.9,
@@ -229,6 +233,7 @@ class ScaleByNadamState(NamedTuple):
     nu: optax.Updates  # second moment v, in nu_dtype
 
 
+@copies_arrays
 def scale_by_nadam(
     b1: Hyper = 0.9,
     b2: Hyper = 0.999,
@@ -294,6 +299,7 @@ def scale_by_nadam(
     return optax.GradientTransformation(init, update)
 
 
+@copies_arrays
 def nadam(
     learning_rate: Hyper,
     b1: Hyper = 0.9,
@@ -324,6 +330,7 @@ def nadam(
     )
 
 
+@copies_arrays
 def scale_by_radam(
     b1: Hyper = 0.9,
     b2: Hyper = 0.999,
@@ -384,6 +391,7 @@ def scale_by_radam(
     return optax.GradientTransformation(init, update)
 
 
+@copies_arrays
 def radam(
     learning_rate: Hyper,
     b1: Hyper = 0.9,
@@ -410,6 +418,7 @@ def radam(
     )
 
 
+@copies_arrays
 def scale_by_adamax(
     b1: Hyper = 0.9,
     b2: Hyper = 0.999,
@@ -465,6 +474,7 @@ def scale_by_adamax(
     return optax.GradientTransformation(init, update)
 
 
+@copies_arrays
 def adamax(
     learning_rate: Hyper,
     b1: Hyper = 0.9,

@@ -12,6 +12,7 @@ import optax
 from jax.typing import ArrayLike
 
 from lrjax import _checks
+from lrjax._pytree import copies_arrays
 
 Hyper = ArrayLike | Callable[[jax.Array], ArrayLike]
 """A hyperparameter: a number, an array (possibly traced) or a schedule of the step count."""
@@ -208,6 +209,7 @@ class ScaleByLearningRateState(NamedTuple):
         return self.learning_rate
 
 
+@copies_arrays
 def scale_by_learning_rate(learning_rate: Hyper) -> optax.GradientTransformation:
     """Multiply the updates by ``-learning_rate(count)`` and remember the rate used.
 
@@ -277,6 +279,7 @@ def applied_lr(state: optax.OptState) -> jax.Array:
     return out
 
 
+@copies_arrays
 def decay_weights(weight_decay: Hyper, mask: Any = None) -> optax.GradientTransformation:
     """``g + weight_decay * params`` on the leaves `mask` selects; nothing when it is 0.
 
@@ -314,6 +317,7 @@ class ScaleByScheduleCount(NamedTuple):
     count: jax.Array  # int32 updates applied (saturating), for a scheduled weight decay
 
 
+@copies_arrays
 def descent(
     *scalings: optax.GradientTransformation,
     learning_rate: Hyper,

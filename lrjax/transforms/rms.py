@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import (
     Hyper,
     abs_sq,
@@ -44,6 +45,7 @@ class ScaleByAdagradState(NamedTuple):
     sum_of_squares: optax.Updates  # S, in nu_dtype
 
 
+@copies_arrays
 def scale_by_adagrad(
     initial_accumulator_value: Hyper = 0.0,
     eps: Hyper = 1e-10,
@@ -91,6 +93,7 @@ def scale_by_adagrad(
     return optax.GradientTransformation(init, update)
 
 
+@copies_arrays
 def adagrad(
     learning_rate: Hyper,
     *,
@@ -135,6 +138,7 @@ class ScaleByLrDecayState(NamedTuple):
         return self.factor
 
 
+@copies_arrays
 def scale_by_lr_decay(lr_decay: Hyper) -> optax.GradientTransformation:
     """AdaGrad's rate decay: multiply update t = 0, 1, ... by ``1 / (1 + t·lr_decay)``.
 
@@ -168,6 +172,7 @@ class ScaleByAdadeltaState(NamedTuple):
     delta: optax.Updates  # u, running mean of Δ², in nu_dtype
 
 
+@copies_arrays
 def scale_by_adadelta(
     rho: Hyper = 0.9, eps: Hyper = 1e-6, *, nu_dtype: Any = None
 ) -> optax.GradientTransformation:
@@ -211,6 +216,7 @@ def scale_by_adadelta(
     return optax.GradientTransformation(init, update)
 
 
+@copies_arrays
 def adadelta(
     learning_rate: Hyper = 1.0,
     *,
@@ -242,6 +248,7 @@ class ScaleByRmsState(NamedTuple):
     mu: optax.Updates  # ḡ, running mean of g (centered only, else None), in mu_dtype
 
 
+@copies_arrays
 def scale_by_rms(
     decay: Hyper = 0.99,
     eps: Hyper = 1e-8,
@@ -310,6 +317,7 @@ def scale_by_rms(
     return optax.GradientTransformation(init, update)
 
 
+@copies_arrays
 def rmsprop(
     learning_rate: Hyper,
     *,

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import optax
 
 from lrjax import _checks
+from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import (
     Hyper,
     at,
@@ -29,6 +30,7 @@ class ScaleByMomentumState(NamedTuple):
     momentum: optax.Updates  # the buffer b, in mu_dtype
 
 
+@copies_arrays
 def scale_by_momentum(
     momentum: Hyper,
     dampening: Hyper = 0.0,
@@ -87,6 +89,7 @@ def scale_by_momentum(
     return optax.GradientTransformation(init, update)
 
 
+@copies_arrays
 def sgd(
     learning_rate: Hyper,
     momentum: Hyper | None = None,

@@ -259,6 +259,9 @@ class _continued_product(Schedule):
     at: ArrayLike
     factor: Callable[[jax.Array], jax.Array] = static()
 
+    def _needs_exact_step(self) -> bool:
+        return True  # it replays every step
+
     def _value(self, step, dtype):
         first = self.previous(self.at).astype(dtype)
 
@@ -310,6 +313,9 @@ class _chained(Schedule):
     base: ArrayLike
     schedulers: tuple[Schedule, ...]
     kinds: tuple[str, ...] = static()
+
+    def _needs_exact_step(self) -> bool:
+        return True  # it replays every step
 
     def _apply(self, s, kind, lr, k, dtype):
         """One child's update of the current rate at step k (k = 0: its constructor's)."""
