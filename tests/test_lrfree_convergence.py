@@ -14,9 +14,13 @@ import pytest
 
 import lrjax
 from lrjax import adaptive as A
+from lrjax import schedules as S
 
 METHODS = {
-    "prodigy": lambda: A.prodigy(),
+    # At a constant rate Prodigy's Adam step stays about d = 0.85 near Rosenbrock's
+    # minimum and the end point is chaotic (0.08 to 0.2 relative loss after 10k steps,
+    # depending on float rounding); its authors pair it with cosine annealing.
+    "prodigy": lambda: A.prodigy(S.cosine_decay(1.0, 10_000)),
     "dadapt_adam": lambda: A.dadapt_adam(),
     "dadapt_sgd": lambda: A.dadapt_sgd(0.3, momentum=0.9),
     "dadapt_adagrad": lambda: A.dadapt_adagrad(),
