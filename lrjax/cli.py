@@ -563,6 +563,9 @@ def _concatenate(sweeps):
         np.concatenate([s.lrs for s in sweeps]),
         {k: np.concatenate([s.evals[k] for s in sweeps]) for k in sweeps[0].evals},
         sweeps[0].eval_steps,
+        group_lrs={
+            k: np.concatenate([s.group_lrs[k] for s in sweeps]) for k in sweeps[0].group_lrs
+        },
     )
 
 

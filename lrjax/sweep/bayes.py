@@ -264,6 +264,7 @@ def _first(result: SweepResult, k: int) -> SweepResult:
         {name: v[:k] for name, v in result.evals.items()},
         result.eval_steps,
         None if result.carry is None else jax.tree.map(lambda x: x[:k], result.carry),
+        {name: v[:k] for name, v in result.group_lrs.items()},
     )
 
 

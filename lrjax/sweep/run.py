@@ -28,7 +28,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from lrjax import _checks
-from lrjax.transforms.base import applied_lr
+from lrjax.transforms.applied import find_rate
 
 
 class SweepResult(NamedTuple):
@@ -38,11 +38,14 @@ class SweepResult(NamedTuple):
       with "/"-joined keys.
     losses: (population, steps) training loss of every step.
     lrs: (population, steps) learning rate each step applied (NaN where the carry holds no
-      lrjax state).
+      lrjax state, or parameter groups: one rate per group is in `group_lrs`).
     evals: name -> (population, n_evals) values of ``evaluate`` after each segment.
     eval_steps: (n_evals,) the step counts at which ``evaluate`` ran.
     carry: the final carries (params, optimizer states), stacked along the population
       axis as NumPy arrays, when `run` was asked for them (``return_carry=True``).
+    group_lrs: group label -> (population, steps) rate of each parameter group where the
+      optimizer partitions the params (`optax.partition`, `optax.multi_transform`; nested
+      labels "/"-joined); empty otherwise. Groups' rates are never multiplied into `lrs`.
     """
 
     hparams: dict[str, np.ndarray]
@@ -51,6 +54,7 @@ class SweepResult(NamedTuple):
     evals: dict[str, np.ndarray]
     eval_steps: np.ndarray
     carry: Any = None
+    group_lrs: dict[str, np.ndarray] = {}  # noqa: RUF012 - never mutated, replaced whole
 
     @property
     def size(self) -> int:
@@ -91,25 +95,37 @@ class SweepResult(NamedTuple):
             "rows": self.rows(),
             "losses": self.losses.tolist(),
             "lrs": self.lrs.tolist(),
+            "group_lrs": {k: v.tolist() for k, v in self.group_lrs.items()},
             "evals": {k: v.tolist() for k, v in self.evals.items()},
             "eval_steps": self.eval_steps.tolist(),
         }
         Path(path).write_text(json.dumps(data, allow_nan=True))
 
 
-def _flat_names(tree: Any) -> dict[str, np.ndarray]:
+def _path_names(tree: Any) -> dict[str, Any]:
+    """The leaves of `tree` keyed by their "/"-joined paths."""
     leaves = jax.tree_util.tree_leaves_with_path(tree)
     return {
-        "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): np.asarray(v)
+        "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): v
         for path, v in leaves
     }
 
 
-def _rate(carry: Any) -> jax.Array:
-    try:
-        return jnp.asarray(applied_lr(carry), jnp.float32).reshape(())
-    except ValueError:
-        return jnp.asarray(jnp.nan, jnp.float32)
+def _flat_names(tree: Any) -> dict[str, np.ndarray]:
+    return {k: np.asarray(v) for k, v in _path_names(tree).items()}
+
+
+def _rates(carry: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
+    """The step's one rate (NaN where there is none, or one per group) and the groups'."""
+    rate = find_rate(carry)
+    nan = jnp.asarray(jnp.nan, jnp.float32)
+    if rate is None:
+        return nan, {}
+    if isinstance(rate, dict):
+        return nan, {
+            k: jnp.asarray(v, jnp.float32).reshape(()) for k, v in _path_names(rate).items()
+        }
+    return jnp.asarray(rate, jnp.float32).reshape(()), {}
 
 
 def rows_of(tree: Any, start: int, stop: int) -> Any:
@@ -141,7 +157,7 @@ def population_segment(step: Callable, evaluate: Callable | None) -> Callable:
     def member(carry, hp, segment):
         def body(c, batch):
             c, loss = step(c, batch, hp)
-            return c, (loss, _rate(c))
+            return c, (loss, _rates(c))
 
         carry, (losses, lrs) = jax.lax.scan(body, carry, segment)
         metrics = {} if evaluate is None else evaluate(carry, hp)
@@ -207,12 +223,13 @@ def run(
         size = jax.tree.leaves(hp)[0].shape[0]
         hp = jax.device_put(_pad(hp, -size % n_dev), sharding)
         carry = init_pop(hp)
-        losses, lrs, evals = [], [], []
+        losses, lrs, groups, evals = [], [], [], []
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             segment = rows_of(batches, a, b)
-            carry, seg_losses, seg_lrs, metrics = segment_pop(carry, hp, segment)
+            carry, seg_losses, (seg_lrs, seg_groups), metrics = segment_pop(carry, hp, segment)
             losses.append(np.asarray(seg_losses)[:size])
             lrs.append(np.asarray(seg_lrs)[:size])
+            groups.append({k: np.asarray(v)[:size] for k, v in seg_groups.items()})
             evals.append({k: np.asarray(v)[:size] for k, v in metrics.items()})
             if progress:
                 done = (start + size * b / steps) / population
@@ -229,6 +246,7 @@ def run(
                 np.concatenate(losses, 1),
                 np.concatenate(lrs, 1),
                 {k: np.stack([e[k] for e in evals], 1) for k in (evals[0] if evals else {})},
+                {k: np.concatenate([g[k] for g in groups], 1) for k in groups[0]},
             )
         )
     if progress:
@@ -240,4 +258,5 @@ def run(
         {k: np.concatenate([c[2][k] for c in chunks]) for k in chunks[0][2]},
         np.asarray(bounds[1:]),
         jax.tree.map(lambda *x: np.concatenate(x), *carries) if return_carry else None,
+        {k: np.concatenate([c[3][k] for c in chunks]) for k in chunks[0][3]},
     )

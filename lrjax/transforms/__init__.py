@@ -14,10 +14,10 @@ from lrjax.transforms.adam import (
     scale_by_nadam,
     scale_by_radam,
 )
+from lrjax.transforms.applied import applied_lr
 from lrjax.transforms.base import (
     Hyper,
     ScaleByLearningRateState,
-    applied_lr,
     descent,
     scale_by_learning_rate,
 )
