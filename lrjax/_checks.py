@@ -24,7 +24,9 @@ def peer_rules():
     A compat constructor validates its arguments exactly as its peer library does (what
     the peer accepts, such as torch's ``SGD(momentum=1.5)``, is accepted) before it builds
     lrjax's schedules and transformations, whose stricter native ranges must then not
-    refuse the same values. Shape and kind checks still run.
+    refuse the same values. Inside, every range check is only a finiteness check (a NaN
+    or infinite value is still refused, so nothing turns silently into NaN); shape and
+    kind checks run as usual.
     """
     token = _PEER_RULES.set(True)
     try:
@@ -49,9 +51,9 @@ def concrete(x) -> np.ndarray | None:
 
 def check(name: str, x, ok: Callable[[np.ndarray], np.ndarray], allowed: str) -> None:
     """Raise `ValueError` naming `name` when the concrete value of `x` fails `ok`
-    (not inside `peer_rules`)."""
+    (inside `peer_rules`, only when it is not finite)."""
     if _PEER_RULES.get():
-        return
+        ok, allowed = np.isfinite, "finite"
     value = concrete(x)
     if value is not None and not np.all(ok(value)):
         raise ValueError(f"{name} must be {allowed}, got {show(x)}")

@@ -113,3 +113,11 @@ class Pytree:
     def replace(self, **changes: Any):
         """A copy with some fields changed (validated like a new object)."""
         return dataclasses.replace(self, **changes)
+
+    def _derived(self, **changes: Any):
+        """A copy with some fields changed and not validated again: a companion (such as
+        a cyclic schedule's momentum) that puts this object's checked values in other
+        roles, whose own ranges were the peer's to decide."""
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__, **changes)
+        return copy

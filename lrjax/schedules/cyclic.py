@@ -206,7 +206,7 @@ class cyclic(Schedule):
         """max_momentum - (max_momentum - base_momentum) * s * scale; None if not cycled."""
         if not self.cycle_momentum:
             return None
-        return self.replace(low=self.max_momentum, high=self.base_momentum)
+        return self._derived(low=self.max_momentum, high=self.base_momentum)
 
 
 class one_cycle(Schedule):
@@ -276,4 +276,4 @@ class one_cycle(Schedule):
         """The momentum (or Adam beta1) schedule that accompanies the rate; None if not cycled."""
         if not self.cycle_momentum:
             return None
-        return self.replace(which="momentum")
+        return self._derived(which="momentum")

@@ -148,7 +148,8 @@ class piecewise_interpolate(Schedule):
     and after the last it is ``values[-1]``. ``shape`` is one of ``linear``, ``cosine``,
     ``exponential`` or ``1-sqrt`` (see `lrjax.schedules.base.anneal`). Knots are arrays and
     may be fractional or traced (optax ``piecewise_interpolate_schedule`` with absolute
-    values).
+    values). A single knot is the constant it names. Consecutive values may not change
+    sign: that is a negative scale in optax's relative form, which optax refuses too.
     """
 
     boundaries: ArrayLike
@@ -160,14 +161,23 @@ class piecewise_interpolate(Schedule):
         object.__setattr__(self, "values", as_array(self.values))
         _checks.one_of("shape", self.shape, ANNEAL_SHAPES)
         n_b, n_v = jnp.shape(self.boundaries)[-1], jnp.shape(self.values)[-1]
-        if n_b != n_v or n_b < 2:
+        if n_b != n_v or n_b < 1:
             raise ValueError(
-                f"boundaries and values must have the same length >= 2, got {n_b} and {n_v}"
+                f"boundaries and values must have the same length >= 1, got {n_b} and {n_v}"
             )
         _checks.nondecreasing("boundaries", self.boundaries)
         _checks.finite("values", self.values)
+        _checks.check(
+            "values",
+            self.values,
+            lambda v: v[..., :-1] * v[..., 1:] >= 0,
+            "of one sign (a negative scale between knots)",
+        )
 
     def _value(self, step, dtype):
+        if jnp.shape(self.values)[-1] == 1:  # one knot: the constant it names
+            values = jnp.asarray(self.values, dtype)[..., 0]
+            return jnp.broadcast_to(values, jnp.broadcast_shapes(step.shape, values.shape))
         return interpolate(step, self.boundaries, self.values, self.shape, dtype)
 
 
@@ -177,7 +187,9 @@ class exponential_decay(Schedule):
     With ``staircase`` the exponent is floor(t / steps) (exact integer division). With
     ``end`` the value is bounded by it: a floor when rate < 1, a ceiling when rate > 1.
     With rate == 1 the value is ``init`` and ``end`` does not apply (optax would clip
-    ``init`` to ``end``). Before ``begin`` the value is ``init``. Sources: optax
+    ``init`` to ``end``). With rate == 0 the formula gives ``init`` while the exponent is 0
+    and 0 after, as Keras and torch's ``ExponentialLR(gamma=0)``; optax instead warns and
+    returns the constant ``init``. Before ``begin`` the value is ``init``. Sources: optax
     ``exponential_decay``, Keras
     ``ExponentialDecay``; PyTorch ``ExponentialLR`` is ``steps=1``.
 

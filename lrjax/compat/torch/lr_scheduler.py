@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
@@ -64,9 +65,17 @@ __all__ = [
 ]
 
 
+def _function(lr_lambda) -> None:
+    """torch's check that ``lr_lambda`` is a function (TypeError at construction)."""
+    if not callable(lr_lambda):
+        raise TypeError(f"lr_lambda should be a function, but got {type(lr_lambda).__name__}")
+
+
 def LambdaLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
     """lr_k = base_lr * lr_lambda(k). ``lr_lambda`` must be jax-traceable (use ``jnp.where``
-    for branches)."""
+    for branches); a non-callable raises TypeError, as torch's MultiplicativeLR does (torch's
+    LambdaLR fails with a TypeError too, when it first calls it)."""
+    _function(lr_lambda)
     with _checks.renamed(factor="base_lr"):
         return scale(from_fn(lr_lambda), base_lr)
 
@@ -74,8 +83,10 @@ def LambdaLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) ->
 def MultiplicativeLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
     """lr_k = base_lr * lr_lambda(1) * ... * lr_lambda(k); ``lr_lambda(0)`` is never called.
 
-    Evaluation costs O(k) (torch's recursion has no closed form).
+    Evaluation costs O(k) (torch's recursion has no closed form). A non-callable
+    ``lr_lambda`` raises TypeError, as torch.
     """
+    _function(lr_lambda)
     with _checks.renamed(init="base_lr"):
         return multiplicative(base_lr, lr_lambda)
 
@@ -177,11 +188,17 @@ def CyclicLR(
     ``.momentum`` is the momentum (SGD, RMSprop) or beta1 (Adam family) sequence torch
     imposes, from ``max_momentum`` down to ``base_momentum``; None when
     ``cycle_momentum=False`` (torch then leaves the optimizer's momentum alone).
+
+    Validation is torch's: only ``mode`` is checked (and every value must be finite), so
+    momenta outside [0, 1] such as torch's own test values 1 and 5 are accepted.
     """
     if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
-        raise ValueError(f"mode must be triangular, triangular2 or exp_range, got {mode!r}")
+        raise ValueError(
+            f"mode is invalid and scale_fn is None (mode must be triangular, triangular2 or "
+            f"exp_range, got {mode!r})"
+        )
     names = dict(low="base_lr", high="max_lr", up_steps="step_size_up")
-    with _checks.renamed(down_steps="step_size_down", **names):
+    with _checks.peer_rules(), _checks.renamed(down_steps="step_size_down", **names):
         return cyclic(
             base_lr,
             max_lr,
@@ -219,6 +236,11 @@ def OneCycleLR(
     past ``total_steps`` and lrjax holds the final value. ``.momentum`` is the momentum or
     beta1 sequence (None when ``cycle_momentum=False``).
 
+    Validation is torch's, with torch's messages: a positive integer ``total_steps`` (or
+    ``epochs`` and ``steps_per_epoch``), ``pct_start`` in [0, 1], ``anneal_strategy`` cos
+    or linear; momenta and factors are not range-checked (torch's own tests use momenta 1
+    and 22), only required to be finite. Counts may be traced, where torch needs ints.
+
     Examples:
         >>> s = OneCycleLR(0.05, max_lr=0.1, total_steps=100)
         >>> [round(float(s(k)), 6) for k in (0, 29)]  # max_lr / 25, then the peak
@@ -230,12 +252,21 @@ def OneCycleLR(
     if total_steps is None:
         if epochs is None or steps_per_epoch is None:
             raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-        _checks.positive("epochs", epochs)
-        _checks.positive("steps_per_epoch", steps_per_epoch)
+        _count("epochs", epochs)
+        _count("steps_per_epoch", steps_per_epoch)
         total_steps = epochs * steps_per_epoch
+    _count("total_steps", total_steps)
+    value = _checks.concrete(pct_start)
+    if value is not None and not np.all((value >= 0) & (value <= 1)):
+        raise ValueError(
+            f"Expected float between 0 and 1 pct_start, but got {pct_start} "
+            "(pct_start must be in [0, 1])"
+        )
     if anneal_strategy not in ("cos", "linear"):
-        raise ValueError(f"anneal_strategy must be 'cos' or 'linear', got {anneal_strategy!r}")
-    with _checks.renamed(peak="max_lr"):
+        raise ValueError(
+            f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy!r}"
+        )
+    with _checks.peer_rules(), _checks.renamed(peak="max_lr"):
         return one_cycle(
             max_lr,
             total_steps,
@@ -248,6 +279,14 @@ def OneCycleLR(
             three_phase=three_phase,
             cycle_momentum=cycle_momentum,
         )
+
+
+def _count(name: str, x: ArrayLike) -> None:
+    """torch's "Expected positive integer" check, for values known now (a traced count
+    is allowed, where torch insists on a Python int)."""
+    value = _checks.concrete(x)
+    if value is not None and not np.all((value > 0) & (value == np.floor(value))):
+        raise ValueError(f"Expected positive integer {name}, but got {x}")
 
 
 class _continued_product(Schedule):
