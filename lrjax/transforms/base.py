@@ -241,44 +241,6 @@ def find_states(state: optax.OptState, cls: type) -> list:
     return [x for x in nodes if isinstance(x, cls)]
 
 
-def applied_lr(state: optax.OptState) -> jax.Array:
-    """The learning rate that an optimizer state applied at its last update.
-
-    Works on any state that contains lrjax pieces, however deeply nested: `optax.chain`
-    tuples, `optax.MultiSteps`, `optax.apply_if_finite`, `optax.inject_hyperparams`, masks.
-    Every lrjax state that scales updates by a rate or a factor reports it; the result is
-    their product (the effective rate), batched like the state when it was vmapped.
-
-    Raises:
-      ValueError: the state holds no lrjax learning rate.
-
-    Examples:
-        >>> import jax.numpy as jnp, optax, lrjax
-        >>> schedule = lrjax.schedules.linear(0.1, 0.0, 10)
-        >>> opt = optax.chain(optax.clip_by_global_norm(1.0), lrjax.adam(schedule))
-        >>> params = jnp.ones(3)
-        >>> state = opt.init(params)
-        >>> for _ in range(3):
-        ...     updates, state = opt.update(params, state, params)
-        >>> round(float(lrjax.applied_lr(state)), 6)  # the third update used lr(2)
-        0.08
-    """
-    parts = [
-        x.applied_lr()
-        for x in jax.tree.leaves(state, is_leaf=lambda x: hasattr(x, "applied_lr"))
-        if hasattr(x, "applied_lr")
-    ]
-    if not parts:
-        raise ValueError(
-            "applied_lr: the state holds no lrjax learning-rate state; build the optimizer "
-            "with lrjax (for example lrjax.adam or lrjax.scale_by_learning_rate)"
-        )
-    out = parts[0]
-    for p in parts[1:]:
-        out = out * p
-    return out
-
-
 @copies_arrays
 def decay_weights(weight_decay: Hyper, mask: Any = None) -> optax.GradientTransformation:
     """``g + weight_decay * params`` on the leaves `mask` selects; nothing when it is 0.
