@@ -151,7 +151,8 @@ BAD = [
     ),
     (
         lambda: torch.Adagrad(initial_accumulator_value=NAN),
-        r"^Invalid initial_accumulator_value value: .* \(initial_accumulator_value must be .*, got nan",
+        r"^Invalid initial_accumulator_value value: .* "
+        r"\(initial_accumulator_value must be .*, got nan",
     ),
     # NAdam, RAdam
     (lambda: lrjax.nadam(0.1, momentum_decay=-4e-3), r"momentum_decay must be .*, got -0.004"),

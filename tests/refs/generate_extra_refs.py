@@ -36,6 +36,7 @@ def _import_timm_scheduler():
         sys.modules[name] = module
     import timm.scheduler.cosine_lr as cosine
     import timm.scheduler.multistep_lr as multistep
+    import timm.scheduler.plateau_lr as plateau
     import timm.scheduler.poly_lr as poly
     import timm.scheduler.step_lr as step
     import timm.scheduler.tanh_lr as tanh
@@ -46,6 +47,7 @@ def _import_timm_scheduler():
         "PolyLRScheduler": poly.PolyLRScheduler,
         "StepLRScheduler": step.StepLRScheduler,
         "MultiStepLRScheduler": multistep.MultiStepLRScheduler,
+        "PlateauLRScheduler": plateau.PlateauLRScheduler,
     }
 
 

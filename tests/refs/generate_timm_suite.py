@@ -15,39 +15,16 @@ only the scheduler modules are imported, under a stub package):
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-import types
 import warnings
 from importlib.metadata import version
 from pathlib import Path
 
 import torch
 
-
-def _import_timm_scheduler():
-    root = Path(importlib.util.find_spec("timm").submodule_search_locations[0])
-    for name, path in (("timm", root), ("timm.scheduler", root / "scheduler")):
-        module = types.ModuleType(name)
-        module.__path__ = [str(path)]
-        sys.modules[name] = module
-    import timm.scheduler.cosine_lr as cosine
-    import timm.scheduler.multistep_lr as multistep
-    import timm.scheduler.plateau_lr as plateau
-    import timm.scheduler.poly_lr as poly
-    import timm.scheduler.step_lr as step
-    import timm.scheduler.tanh_lr as tanh
-
-    return {
-        "CosineLRScheduler": cosine.CosineLRScheduler,
-        "StepLRScheduler": step.StepLRScheduler,
-        "MultiStepLRScheduler": multistep.MultiStepLRScheduler,
-        "PlateauLRScheduler": plateau.PlateauLRScheduler,
-        "PolyLRScheduler": poly.PolyLRScheduler,
-        "TanhLRScheduler": tanh.TanhLRScheduler,
-    }
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate_extra_refs import _import_timm_scheduler  # noqa: E402  (one timm loader)
 
 TIMM = _import_timm_scheduler()
 
