@@ -16,20 +16,28 @@ Validation is torch's own: each constructor accepts what the torch constructor a
 refuses, with a `ValueError` whose message starts with torch's phrase (``Invalid momentum
 value: -0.5``) and then names the argument and its range. Two additions, so that nothing
 turns silently into NaN: non-finite values are refused too (torch accepts ``lr=nan`` in
-SGD), and so is a learning rate of more than one element (torch: "Tensor lr must be
-1-element"); a one-element array is used as a scalar, as torch does.
+SGD), and so is a learning rate of more than one element in every constructor (torch:
+"Tensor lr must be 1-element").
 
 Torch's step semantics, for every constructor:
 
+* a one-element array ``lr`` or ``betas[i]`` (shape ``(1,)``, ``(1, 1, 1)``, ...) is used
+  as a scalar, as torch's ``_to_scalar`` does; Adam and AdamW also take torch's rules that
+  the betas are both floats or both arrays (a schedule counts as a float: torch's
+  schedulers write floats into ``betas``) and that an array beta has one element;
 * a complex parameter is optimized as its real view (``torch.view_as_real``: the real
   and imaginary parts as separate coordinates), so Adam's second moment holds re(g)² and
   im(g)² separately (the native `lrjax.adam` uses |g|², as optax);
-* an update in which every gradient is None (``p.grad is None`` for all parameters) is a
-  no-op, as torch's ``step()``: moments and step counts stay, so later bias corrections
-  and AdaGrad's ``lr_decay`` match torch, while the learning-rate schedule moves on as
-  torch's scheduler does when stepped. A None gradient for only some parameters leaves
-  those parameters and their moments alone, but the shared step count still advances
-  (torch keeps one count per parameter); that case differs from torch.
+* each parameter (each leaf of the params tree) has its own state, as torch's
+  ``optimizer.state[p]``: a None gradient leaves that parameter, its moments and its step
+  count alone (torch skips a parameter whose ``p.grad`` is None), so its later bias
+  corrections, AdaGrad ``lr_decay`` factor, NAdam momentum product and first SGD momentum
+  step follow its own count of steps, as torch's. The hyperparameter schedules (``lr``,
+  a scheduled weight decay) are the group's: they move on at every update, also for a
+  skipped parameter and in an update where every gradient is None (a no-op, as torch's
+  ``step()``), as torch's scheduler does when stepped. One difference is left: a
+  scheduled ``momentum`` or ``betas[0]`` is read at the parameter's own count, so after a
+  parameter skipped updates it lags the group's cycle, which torch's scheduler does not.
 
 Where torch's defaults differ from lrjax's native ones, the native constructors document
 it; these constructors always use torch's.
@@ -38,6 +46,7 @@ it; these constructors always use torch's.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +54,13 @@ import numpy as np
 import optax
 
 from lrjax import _checks, transforms
-from lrjax.transforms.base import Hyper, ScaleByLearningRateState, is_zero
+from lrjax.transforms.base import (
+    Hyper,
+    ScaleByLearningRateState,
+    ScaleByScheduleCount,
+    check_structure,
+    is_zero,
+)
 
 __all__ = [
     "SGD",
@@ -77,19 +92,29 @@ def _nonnegative(name: str, x: Hyper, phrase: str) -> None:
     _rule(name, x, lambda v: v >= 0, phrase, "a finite number >= 0")
 
 
+def _to_scalar(x: Hyper) -> Hyper:
+    """torch's ``_to_scalar``: a one-element array of any shape as a 0-d array. Without
+    it a beta of shape (1, 1, 1) would broadcast every moment, and so the update and the
+    state, to three dimensions (a scan over the steps then fails on the carry's shape)."""
+    if not callable(x) and np.ndim(x) > 0 and np.size(x) == 1:
+        return jnp.reshape(x, ())
+    return x
+
+
 def _lr(lr: Hyper) -> Hyper:
     """torch's learning-rate checks; a one-element array becomes a scalar."""
     if not callable(lr) and np.size(lr) != 1:
         raise ValueError(
             f"Tensor lr must be 1-element (lr must be a scalar, got shape {np.shape(lr)})"
         )
-    if not callable(lr) and np.ndim(lr) > 0:
-        lr = jnp.reshape(lr, ())
+    lr = _to_scalar(lr)
     _nonnegative("lr", lr, "Invalid learning rate")
     return lr
 
 
 def _betas(betas: Sequence[Hyper]) -> tuple:
+    """torch's range checks of the betas; one-element arrays become scalars, as torch's
+    Adam does (the other constructors' torch steps broadcast them to the same values)."""
     b1, b2 = _checks.pair("betas", betas)
     for i, b in enumerate((b1, b2)):
         _rule(
@@ -99,7 +124,39 @@ def _betas(betas: Sequence[Hyper]) -> tuple:
             f"Invalid beta parameter at index {i}",
             "in [0, 1)",
         )
-    return b1, b2
+    return _to_scalar(b1), _to_scalar(b2)
+
+
+def _kind(b: Hyper) -> str | None:
+    """A beta as torch's Adam classifies it: "float" (a Python float, or a schedule, whose
+    values torch's schedulers write into ``betas`` as floats), "tensor" (an array, traced
+    ones included) or neither (an int, a bool)."""
+    if callable(b) or isinstance(b, float):
+        return "float"
+    if isinstance(b, (jax.Array, np.ndarray, np.generic)):
+        return "tensor"
+    return None
+
+
+def _adam_tensor_rules(betas: Sequence[Hyper]) -> None:
+    """The two rules of torch's Adam (and so AdamW) on array betas, after its range
+    checks; NAdam, RAdam and Adamax do not have them."""
+    kinds = [_kind(b) for b in betas]
+    if len(set(kinds)) != 1 or None in kinds:
+        got = " and ".join(
+            {"float": "float", "tensor": "array"}.get(k, type(b).__name__)
+            for k, b in zip(kinds, betas, strict=True)
+        )
+        raise ValueError(
+            "betas must be either both floats or both Tensors (betas must be two Python "
+            f"floats or schedules, or two arrays; got {got})"
+        )
+    for i, b in enumerate(betas):
+        if _kind(b) == "tensor" and np.size(b) != 1:
+            raise ValueError(
+                f"Tensor betas[{i}] must be 1-element (betas[{i}] must be a scalar, "
+                f"got shape {np.shape(b)})"
+            )
 
 
 def _real_view(tree: optax.Updates) -> optax.Updates:
@@ -123,34 +180,107 @@ def _complex_again(updates: optax.Updates, like: optax.Updates) -> optax.Updates
     return jax.tree.map(back, updates, like, is_leaf=lambda x: x is None)
 
 
-def _schedule_moves_on(state: optax.OptState) -> optax.OptState:
-    """The state after a step with no gradient at all: only the learning-rate counts
-    advance (torch's scheduler is stepped; the optimizer's step() did nothing)."""
+# The counts of the group's hyperparameter schedules (torch's scheduler steps them for the
+# whole group), as opposed to the per-parameter step counts of the scalings.
+_SCHEDULE_STATES = (ScaleByLearningRateState, ScaleByScheduleCount)
 
-    def advance(s):
-        if isinstance(s, ScaleByLearningRateState):
-            return s._replace(count=optax.safe_increment(s.count))
-        return s
 
-    is_rate = lambda x: isinstance(x, ScaleByLearningRateState)  # noqa: E731
-    return jax.tree.map(advance, state, is_leaf=is_rate)
+def _is_schedule(x: Any) -> bool:
+    return isinstance(x, _SCHEDULE_STATES)
+
+
+def _is_none(x: Any) -> bool:
+    return x is None
+
+
+def _schedules_move_on(state: optax.OptState, fresh: optax.OptState | None) -> optax.OptState:
+    """A skipped parameter's state after an update: its moments and step counts stay, its
+    schedule states become `fresh`'s (those of a parameter that was updated in the same
+    step: the same schedules at the same count), or, when no parameter was updated, only
+    their counts advance (torch's scheduler was stepped; its step() did nothing)."""
+    leaves, treedef = jax.tree.flatten(state, is_leaf=_is_schedule)
+    if fresh is None:
+        new = [
+            x._replace(count=optax.safe_increment(x.count)) if _is_schedule(x) else x
+            for x in leaves
+        ]
+    else:
+        done = iter([x for x in jax.tree.leaves(fresh, is_leaf=_is_schedule) if _is_schedule(x)])
+        new = [next(done) if _is_schedule(x) else x for x in leaves]
+    return jax.tree.unflatten(treedef, new)
+
+
+class ParamState(NamedTuple):
+    """The native optimizer's state for one parameter (torch's ``optimizer.state[p]``)."""
+
+    inner: optax.OptState
+
+
+def _is_param(x: Any) -> bool:
+    return x is None or isinstance(x, ParamState)
+
+
+class TorchOptimizerState(NamedTuple):
+    """The state of a `lrjax.compat.torch` optimizer: the params tree with each param
+    replaced by its `ParamState` (None for a None param), as torch keeps a state with its
+    own ``step`` per parameter. Keeping the tree lets `update` check the gradients'
+    structure against it when the params are not passed."""
+
+    per_param: Any
+
+    def applied_lr(self) -> jax.Array | None:
+        """The group's rate at the last update (every parameter's schedule states are the
+        group's), times the first parameter's AdaGrad ``lr_decay`` factor where there is
+        one; None for a tree without parameters."""
+        for s in jax.tree.leaves(self.per_param, is_leaf=_is_param):
+            if s is not None:
+                return transforms.applied_lr(s.inner)
+        return None
 
 
 def _finish(opt: optax.GradientTransformation, maximize: bool, flags: dict):
-    """Wrap a native optimizer in torch's step semantics (see the module docstring)."""
+    """Wrap a native optimizer in torch's step semantics (see the module docstring): the
+    native optimizer runs on each parameter alone, so that a parameter without a gradient
+    keeps its step count while the others advance theirs."""
     unknown = set(flags) - _KERNEL_FLAGS
     if unknown:
         raise TypeError(f"unexpected keyword arguments {sorted(unknown)}")
     inner = optax.chain(optax.scale(-1.0), opt) if maximize else opt
 
     def init(params):
-        return inner.init(_real_view(params))
+        def one(p):
+            return None if p is None else ParamState(inner.init(_real_view(p)))
+
+        return TorchOptimizerState(jax.tree.map(one, params, is_leaf=_is_none))
 
     def update(updates, state, params=None):
-        if not jax.tree.leaves(updates):  # every gradient is None: torch's step() is a no-op
-            return updates, _schedule_moves_on(state)
-        out, state = inner.update(_real_view(updates), state, _real_view(params))
-        return _complex_again(out, updates), state
+        if params is not None:
+            check_structure(updates, params, "params")
+        # the state's tree down to the ParamStates is the params' (None leaves included)
+        reference = jax.tree.map(lambda _: 0, state.per_param, is_leaf=_is_param)
+        check_structure(updates, reference, "optimizer state (built from the params)")
+        grads, treedef = jax.tree.flatten(updates, is_leaf=_is_none)
+        olds = jax.tree.leaves(state.per_param, is_leaf=_is_param)
+        ps = [None] * len(grads) if params is None else jax.tree.leaves(params, is_leaf=_is_none)
+        outs, states = [], []
+        for g, s, p in zip(grads, olds, ps, strict=True):
+            if g is None:  # torch skips a param whose grad is None
+                outs.append(None)
+                states.append(s)
+                continue
+            if s is None:
+                raise ValueError("a gradient for a param that was None when init was called")
+            out, new = inner.update(_real_view(g), s.inner, _real_view(p))
+            outs.append(_complex_again(out, g))
+            states.append(ParamState(new))
+        fresh = next((s.inner for g, s in zip(grads, states, strict=True) if g is not None), None)
+        states = [
+            ParamState(_schedules_move_on(s.inner, fresh)) if g is None and s is not None else s
+            for g, s in zip(grads, states, strict=True)
+        ]
+        return jax.tree.unflatten(treedef, outs), TorchOptimizerState(
+            jax.tree.unflatten(treedef, states)
+        )
 
     return optax.GradientTransformation(init, update)
 
@@ -300,6 +430,7 @@ def Adam(
 ) -> optax.GradientTransformation:
     """``torch.optim.Adam``: L2 weight decay unless decoupled; AMSGrad on the raw v."""
     lr, b1, b2 = _adam_checks(lr, betas, eps, weight_decay)
+    _adam_tensor_rules(betas)
     with _checks.peer_rules():
         opt = transforms.adam(
             lr,
