@@ -60,12 +60,13 @@ def hypergradient(
         _checks.between("hypergrad_lr", hypergrad_lr, 0.0, 1.0, open_high=True)
     if min_lr is not None and max_lr is not None:
         _checks.ordered("min_lr", min_lr, "max_lr", max_lr)
+    direction = optax.with_extra_args_support(direction)
 
     def init(params):
-        rate = jnp.asarray(learning_rate, jnp.result_type(float))
+        rate = jnp.array(learning_rate, jnp.result_type(float))  # a copy: states may be donated
         return HypergradientState(rate, zeros_like(params), direction.init(params))
 
-    def update(updates, state, params=None):
+    def update(updates, state, params=None, **extra_args):
         # re(<g_t, u_{t-1}>): complex leaves count as real vectors of twice the length.
         dot = jnp.real(optax.tree.vdot(updates, state.previous))
         if multiplicative:
@@ -77,11 +78,11 @@ def hypergradient(
         if min_lr is not None or max_lr is not None:
             rate = jnp.clip(rate, min_lr, max_lr)
         rate = rate.astype(state.learning_rate.dtype)
-        u, inner = direction.update(updates, state.inner, params)
+        u, inner = direction.update(updates, state.inner, params, **extra_args)
         out = jax.tree.map(lambda x: (-rate * x).astype(x.dtype), u)
         return out, HypergradientState(rate, u, inner)
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 @copies_arrays
@@ -92,7 +93,7 @@ def sgd_hd(
     *,
     dampening: ArrayLike = 0.0,
     nesterov: bool = False,
-    weight_decay: ArrayLike = 0.0,
+    weight_decay: ArrayLike | None = None,
     multiplicative: bool = False,
     min_lr: ArrayLike | None = None,
     max_lr: ArrayLike | None = None,
@@ -128,7 +129,7 @@ def adam_hd(
     b2: ArrayLike = 0.999,
     eps: ArrayLike = 1e-8,
     *,
-    weight_decay: ArrayLike = 0.0,
+    weight_decay: ArrayLike | None = None,
     multiplicative: bool = False,
     min_lr: ArrayLike | None = None,
     max_lr: ArrayLike | None = None,

@@ -23,13 +23,17 @@ def at(h: Hyper, count: jax.Array) -> ArrayLike:
     return h(count) if callable(h) else h
 
 
-def is_zero(h: Hyper) -> bool:
-    """True only for a literal Python 0, so that an optional term can be left out.
+def is_zero(h: Hyper | None) -> bool:
+    """True only for None or a literal Python 0, so that an optional term can be left out.
 
     Arrays never count as zero, even concrete ones: `optax.inject_hyperparams` builds the
     transformation from concrete arrays in `init` and from tracers in `update`, and both
-    must give the same state structure.
+    must give the same state structure. That is also why optional terms default to None
+    rather than 0.0: `inject_hyperparams` injects a number (a traced 0.0 is not known to
+    be zero inside jit, so a weight decay would need the params) and leaves None static.
     """
+    if h is None:
+        return True
     return isinstance(h, (int, float)) and not isinstance(h, bool) and h == 0
 
 
@@ -235,6 +239,22 @@ def scale_by_learning_rate(learning_rate: Hyper) -> optax.GradientTransformation
     return optax.GradientTransformation(init, update)
 
 
+def accepting_extra_args(
+    init: optax.TransformInitFn, update: Callable[..., tuple]
+) -> optax.GradientTransformationExtraArgs:
+    """``init`` and ``update(updates, state, params=None)`` as a transformation whose
+    update also accepts, and ignores, extra keyword arguments (``value=loss`` and others).
+
+    A loop that feeds the loss to some transformations (``optax.chain`` forwards extra
+    arguments to every piece) can then call an lrjax method like any optax.contrib
+    optimizer, which are ``GradientTransformationExtraArgs`` that drop what they do not
+    use. The learning-rate-free methods build their transformation here; those that wrap
+    another transformation (`schedule_free`, `polynomial_average`, `hypergradient`)
+    forward the extra arguments to it instead.
+    """
+    return optax.with_extra_args_support(optax.GradientTransformation(init, update))
+
+
 def find_states(state: optax.OptState, cls: type) -> list:
     """The sub-states of type `cls` anywhere inside `state` (chains, wrappers, vmapped)."""
     nodes = jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, cls))
@@ -243,14 +263,14 @@ def find_states(state: optax.OptState, cls: type) -> list:
 
 @copies_arrays
 def decay_weights(weight_decay: Hyper, mask: Any = None) -> optax.GradientTransformation:
-    """``g + weight_decay * params`` on the leaves `mask` selects; nothing when it is 0.
+    """``g + weight_decay * params`` on the leaves `mask` selects; nothing when it is None or 0.
 
     Like ``optax.add_decayed_weights``, but each update keeps its dtype (a float32 decay
     on bfloat16 params gives bfloat16 updates) and a schedule sees the update count.
     """
-    check_nonnegative("weight_decay", weight_decay)
     if is_zero(weight_decay):
         return optax.identity()
+    check_nonnegative("weight_decay", weight_decay)
 
     def init(params):
         del params
@@ -283,7 +303,7 @@ class ScaleByScheduleCount(NamedTuple):
 def descent(
     *scalings: optax.GradientTransformation,
     learning_rate: Hyper,
-    weight_decay: Hyper = 0.0,
+    weight_decay: Hyper | None = None,
     mask: Any = None,
     decoupled: bool = False,
 ) -> optax.GradientTransformation:

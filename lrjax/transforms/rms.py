@@ -99,8 +99,8 @@ def adagrad(
     *,
     initial_accumulator_value: Hyper = 0.0,
     eps: Hyper = 1e-10,
-    lr_decay: Hyper = 0.0,
-    weight_decay: Hyper = 0.0,
+    lr_decay: Hyper | None = None,
+    weight_decay: Hyper | None = None,
     mask: Any = None,
     eps_in_sqrt: bool = False,
     nu_dtype: Any = None,
@@ -111,7 +111,10 @@ def adagrad(
         S ← S + g²                          (S_0 = initial_accumulator_value)
         θ ← θ - η_t / (1 + t·lr_decay) · g / (sqrt(S) + eps)
 
-    with ``η_t = learning_rate(t)`` and t the updates already applied (0 first).
+    with ``η_t = learning_rate(t)`` and t the updates already applied (0 first). The rate
+    decay (a `scale_by_lr_decay` piece) and the weight decay λ are optional terms: None,
+    the default, is no decay (a literal 0 also leaves the term out; an array, even a zero
+    one, keeps it, so that ``optax.inject_hyperparams`` sees one state structure).
 
     Defaults are torch's (S_0 = 0, eps = 1e-10 outside the square root). optax's
     ``adagrad`` defaults to S_0 = 0.1 and eps = 1e-7 inside the root:
@@ -222,7 +225,7 @@ def adadelta(
     *,
     rho: Hyper = 0.9,
     eps: Hyper = 1e-6,
-    weight_decay: Hyper = 0.0,
+    weight_decay: Hyper | None = None,
     mask: Any = None,
     nu_dtype: Any = None,
 ) -> optax.GradientTransformation:
@@ -325,7 +328,7 @@ def rmsprop(
     eps: Hyper = 1e-8,
     centered: bool = False,
     momentum: Hyper | None = None,
-    weight_decay: Hyper = 0.0,
+    weight_decay: Hyper | None = None,
     mask: Any = None,
     eps_in_sqrt: bool = False,
     mu_dtype: Any = None,

@@ -97,7 +97,7 @@ def sgd(
     dampening: Hyper = 0.0,
     nesterov: bool = False,
     ema: bool = False,
-    weight_decay: Hyper = 0.0,
+    weight_decay: Hyper | None = None,
     mask: Any = None,
     mu_dtype: Any = None,
 ) -> optax.GradientTransformation:
@@ -117,7 +117,8 @@ def sgd(
       dampening: d in [0, 1]; ignored with ``ema``.
       nesterov: return ``(1 - d) g + μ b`` instead of b.
       ema: the moving-average form ``b = μ b + (1 - μ) g``.
-      weight_decay: λ >= 0, added to the gradient before the momentum (coupled).
+      weight_decay: λ >= 0, added to the gradient before the momentum (coupled); None,
+        the default, is no decay.
       mask: a pytree of bools or a callable on the params selecting the decayed leaves.
       mu_dtype: dtype of the momentum buffer (default: the params').
 
