@@ -19,9 +19,11 @@ from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import (
     Hyper,
     abs_sq,
+    accepting_extra_args,
     at,
     check_rate,
     check_structure,
+    compute_dtype,
     inner,
     tree_sum,
     zeros_like,
@@ -37,6 +39,18 @@ def _check_common(learning_rate, d0, growth_rate):
 def _grow(d, d_hat, growth_rate):
     """d ← max(d, min(d̂, d · growth_rate))."""
     return jnp.maximum(d, jnp.minimum(d_hat, d * growth_rate))
+
+
+def _upcast(tree):
+    """Each leaf in its compute dtype (at least float32): float16 and bfloat16 buffers
+    stay in their dtype in the state, but the arithmetic on them does not."""
+    return jax.tree.map(lambda x: x.astype(compute_dtype(x)), tree)
+
+
+def _cast_like(new, old):
+    """`new`'s leaves in the dtypes of `old`'s: the state keeps its init dtypes, so an
+    update never changes its types (``lax.cond``, ``scan`` and jit's cache need that)."""
+    return jax.tree.map(lambda n, o: n.astype(o.dtype), new, old)
 
 
 def _step_to(params, targets, step):
@@ -97,7 +111,7 @@ def dadapt_adam(
         zero = lambda: jnp.zeros([], dtype)  # noqa: E731  (own buffers: states may be donated)
         return DAdaptAdamState(
             jnp.zeros([], jnp.int32),
-            jnp.asarray(d0, dtype),
+            jnp.array(d0, dtype),  # a copy: d0 may be an array, and states donated
             zero(),
             zero(),
             zeros_like(params),
@@ -113,15 +127,14 @@ def dadapt_adam(
         bc = jnp.sqrt(1 - b2 ** (k + 1)) / (1 - b1 ** (k + 1)) if bias_correction else 1
         dlr = (d * at(learning_rate, state.count) * bc).astype(d.dtype)
         sqrt_b2 = jnp.sqrt(jnp.asarray(b2, d.dtype))
-        g = updates
+        x, g = _upcast(params), _upcast(updates)
+        old_mu, old_nu, old_s = _upcast(state.mu), _upcast(state.nu), _upcast(state.s)
         if not decoupled:
-            g = jax.tree.map(lambda g, x: g + weight_decay * x, g, params)
-        acc = dlr * tree_sum(
-            lambda g, s, v: inner(g, s / (jnp.sqrt(v) + eps)), g, state.s, state.nu
-        )
-        mu = jax.tree.map(lambda m, g: m * b1 + (dlr * (1 - b1)) * g, state.mu, g)
-        nu = jax.tree.map(lambda v, g: v * b2 + (1 - b2) * abs_sq(g), state.nu, g)
-        s = jax.tree.map(lambda s, g: s * sqrt_b2 + (dlr * (1 - sqrt_b2)) * g, state.s, g)
+            g = jax.tree.map(lambda g, x: g + weight_decay * x, g, x)
+        acc = dlr * tree_sum(lambda g, s, v: inner(g, s / (jnp.sqrt(v) + eps)), g, old_s, old_nu)
+        mu = jax.tree.map(lambda m, g: m * b1 + (dlr * (1 - b1)) * g, old_mu, g)
+        nu = jax.tree.map(lambda v, g: v * b2 + (1 - b2) * abs_sq(g), old_nu, g)
+        s = jax.tree.map(lambda s, g: s * sqrt_b2 + (dlr * (1 - sqrt_b2)) * g, old_s, g)
         numerator = sqrt_b2 * state.numerator + (1 - sqrt_b2) * acc
         l1 = tree_sum(jnp.abs, s)
         step = l1 > 0
@@ -132,19 +145,19 @@ def dadapt_adam(
             y = x + (-weight_decay * dlr) * x if decoupled else x
             return y + (-1.0) * (m / (jnp.sqrt(v) + eps))
 
-        out = _step_to(params, jax.tree.map(target, params, mu, nu), step)
+        out = _step_to(params, jax.tree.map(target, x, mu, nu), step)
         keep = lambda new, old: jnp.where(step, new, old).astype(old.dtype)  # noqa: E731
         return out, DAdaptAdamState(
             jnp.where(step, optax.safe_increment(state.count), state.count),
             keep(d_new, d),
             keep(numerator, state.numerator),
             keep(dlr, state.learning_rate),
-            mu,
-            nu,
-            s,
+            _cast_like(mu, state.mu),
+            _cast_like(nu, state.nu),
+            _cast_like(s, state.s),
         )
 
-    return optax.GradientTransformation(init, update)
+    return accepting_extra_args(init, update)
 
 
 class DAdaptSGDState(NamedTuple):
@@ -184,13 +197,13 @@ def dadapt_sgd(
 
     def init(params):
         dtype = jnp.result_type(float)
-        zero = jnp.zeros([], dtype)
+        zero = lambda: jnp.zeros([], dtype)  # noqa: E731  (own buffers: states may be donated)
         return DAdaptSGDState(
             jnp.zeros([], jnp.int32),
-            jnp.asarray(d0, dtype),
-            zero,
-            zero,
-            zero,
+            jnp.array(d0, dtype),  # a copy: d0 may be an array, and states donated
+            zero(),
+            zero(),
+            zero(),
             zeros_like(params),
             jax.tree.map(jnp.array, params),
         )
@@ -200,13 +213,14 @@ def dadapt_sgd(
             raise ValueError("dadapt_sgd needs the params: call update(grads, state, params)")
         check_structure(updates, params, "params")
         d = state.d
-        g = jax.tree.map(lambda g, x: g + weight_decay * x, updates, params)
+        x, old_s = _upcast(params), _upcast(state.s)
+        g = jax.tree.map(lambda g, x: g + weight_decay * x, _upcast(updates), x)
         g0 = jnp.where(state.g0_norm > 0, state.g0_norm, jnp.sqrt(tree_sum(abs_sq, g)))
         g0 = g0.astype(d.dtype)
         dlr = jnp.where(g0 > 0, d * at(learning_rate, state.count) / jnp.where(g0 > 0, g0, 1), 0)
         dlr = dlr.astype(d.dtype)
-        numerator = state.numerator + dlr * tree_sum(inner, g, state.s)
-        s = jax.tree.map(lambda s, g: s + dlr * g, state.s, g)
+        numerator = state.numerator + dlr * tree_sum(inner, g, old_s)
+        s = jax.tree.map(lambda s, g: s + dlr * g, old_s, g)
         norm_sq = tree_sum(abs_sq, s)
         step = norm_sq > 0
         d_hat = 2 * numerator / jnp.sqrt(jnp.where(step, norm_sq, 1))
@@ -217,7 +231,7 @@ def dadapt_sgd(
             z = x0 - s
             return x * (1 - c) + c * z
 
-        out = _step_to(params, jax.tree.map(target, params, state.x0, s), step)
+        out = _step_to(params, jax.tree.map(target, x, _upcast(state.x0), s), step)
         keep = lambda new, old: jnp.where(step, new, old).astype(old.dtype)  # noqa: E731
         return out, DAdaptSGDState(
             jnp.where(step, optax.safe_increment(state.count), state.count),
@@ -225,11 +239,11 @@ def dadapt_sgd(
             keep(numerator, state.numerator),
             g0,
             keep(dlr, state.learning_rate),
-            s,
+            _cast_like(s, state.s),
             state.x0,
         )
 
-    return optax.GradientTransformation(init, update)
+    return accepting_extra_args(init, update)
 
 
 class DAdaptAdaGradState(NamedTuple):
@@ -276,17 +290,17 @@ def dadapt_adagrad(
 
     def init(params):
         dtype = jnp.result_type(float)
-        zero = jnp.zeros([], dtype)
+        zero = lambda: jnp.zeros([], dtype)  # noqa: E731  (own buffers: states may be donated)
         alpha = jax.tree.map(
             lambda z: jnp.full_like(z, initial_accumulator_value), zeros_like(params, real=True)
         )
         return DAdaptAdaGradState(
             jnp.zeros([], jnp.int32),
-            jnp.asarray(d0, dtype),
-            zero,
-            zero,
-            zero,
-            zero,
+            jnp.array(d0, dtype),  # a copy: d0 may be an array, and states donated
+            zero(),
+            zero(),
+            zero(),
+            zero(),
             alpha,
             zeros_like(params),
             jax.tree.map(jnp.array, params),
@@ -298,16 +312,17 @@ def dadapt_adagrad(
         check_structure(updates, params, "params")
         d = state.d
         dlr = (d * at(learning_rate, state.count)).astype(d.dtype)
-        g = jax.tree.map(lambda g, x: g + weight_decay * x, updates, params)
+        x, old_s, old_alpha = _upcast(params), _upcast(state.s), _upcast(state.alpha)
+        g = jax.tree.map(lambda g, x: g + weight_decay * x, _upcast(updates), x)
 
         def weighted(s, a):
             return abs_sq(s) / (jnp.sqrt(a) + eps)
 
-        old_q = tree_sum(weighted, state.s, state.alpha)
-        old_l1 = tree_sum(jnp.abs, state.s)
-        alpha = jax.tree.map(lambda a, g: a + abs_sq(g), state.alpha, g)
+        old_q = tree_sum(weighted, old_s, old_alpha)
+        old_l1 = tree_sum(jnp.abs, old_s)
+        alpha = jax.tree.map(lambda a, g: a + abs_sq(g), old_alpha, g)
         g_sq = tree_sum(weighted, g, alpha)
-        s = jax.tree.map(lambda s, g: s + dlr * g, state.s, g)
+        s = jax.tree.map(lambda s, g: s + dlr * g, old_s, g)
         sksq = state.sksq_weighted + (tree_sum(weighted, s, alpha) - old_q)
         skl1 = state.skl1 + (tree_sum(jnp.abs, s) - old_l1)
         step = skl1 != 0
@@ -320,7 +335,7 @@ def dadapt_adagrad(
             z = x0 - s / (jnp.sqrt(a) + eps)
             return x * (1 - c) + c * z
 
-        out = _step_to(params, jax.tree.map(target, params, state.x0, s, alpha), step)
+        out = _step_to(params, jax.tree.map(target, x, _upcast(state.x0), s, alpha), step)
         keep = lambda new, old: jnp.where(step, new, old).astype(old.dtype)  # noqa: E731
         return out, DAdaptAdaGradState(
             jnp.where(step, optax.safe_increment(state.count), state.count),
@@ -329,9 +344,9 @@ def dadapt_adagrad(
             sksq.astype(state.sksq_weighted.dtype),
             skl1.astype(state.skl1.dtype),
             keep(dlr, state.learning_rate),
-            alpha,
-            s,
+            _cast_like(alpha, state.alpha),
+            _cast_like(s, state.s),
             state.x0,
         )
 
-    return optax.GradientTransformation(init, update)
+    return accepting_extra_args(init, update)

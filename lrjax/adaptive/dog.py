@@ -12,7 +12,15 @@ from jax.typing import ArrayLike
 
 from lrjax import _checks
 from lrjax._pytree import copies_arrays
-from lrjax.transforms.base import Hyper, abs_sq, at, check_rate, check_structure, find_states
+from lrjax.transforms.base import (
+    Hyper,
+    abs_sq,
+    accepting_extra_args,
+    at,
+    check_rate,
+    check_structure,
+    find_states,
+)
 
 
 class DoGState(NamedTuple):
@@ -66,13 +74,14 @@ def dog(
 
     def init(params):
         dtype = jnp.result_type(float)
-        zeros = (
-            jax.tree.map(lambda _: jnp.zeros([], dtype), params)
-            if layerwise
-            else jnp.zeros([], dtype)
-        )
+
+        def zeros():  # own buffers for r̄, G and η: states may be donated
+            if layerwise:
+                return jax.tree.map(lambda _: jnp.zeros([], dtype), params)
+            return jnp.zeros([], dtype)
+
         return DoGState(
-            jnp.zeros([], jnp.int32), zeros, zeros, zeros, jax.tree.map(jnp.array, params)
+            jnp.zeros([], jnp.int32), zeros(), zeros(), zeros(), jax.tree.map(jnp.array, params)
         )
 
     def update(updates, state, params=None):
@@ -101,7 +110,7 @@ def dog(
             out = jax.tree.map(lambda g: (-eta * g).astype(g.dtype), g)
         return out, DoGState(optax.safe_increment(state.count), rbar, G, eta, state.x0)
 
-    return optax.GradientTransformation(init, update)
+    return accepting_extra_args(init, update)
 
 
 class PolynomialAverageState(NamedTuple):
@@ -125,16 +134,17 @@ def polynomial_average(
     ICML 2013; as used by Ivgi et al. 2023 (formll/dog ``PolynomialDecayAverager``).
     """
     _checks.nonnegative("gamma", gamma)
+    inner = optax.with_extra_args_support(inner)
 
     def init(params):
         return PolynomialAverageState(
             jnp.zeros([], jnp.int32), jax.tree.map(jnp.array, params), inner.init(params)
         )
 
-    def update(updates, state, params=None):
+    def update(updates, state, params=None, **extra_args):
         if params is None:
             raise ValueError("polynomial_average needs the params: call update(..., params)")
-        out, inner_state = inner.update(updates, state.inner, params)
+        out, inner_state = inner.update(updates, state.inner, params, **extra_args)
         t = optax.safe_increment(state.count)
         w = (1 + gamma) / (t.astype(jnp.result_type(float)) + gamma)
         average = jax.tree.map(
@@ -145,7 +155,7 @@ def polynomial_average(
         )
         return out, PolynomialAverageState(t, average, inner_state)
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 def averaged_params(state: optax.OptState) -> optax.Params:

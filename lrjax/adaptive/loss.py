@@ -12,6 +12,7 @@ from jax.typing import ArrayLike
 
 from lrjax import _checks
 from lrjax._pytree import copies_arrays
+from lrjax.transforms.base import accepting_extra_args
 
 
 def _scale(updates: optax.Updates, factor: jax.Array) -> optax.Updates:
@@ -73,7 +74,7 @@ def decay_on_gradient_stall(
     decay: ArrayLike = 0.9,
     cooldown: ArrayLike = 0,
     min_scale: ArrayLike = 0.0,
-) -> optax.GradientTransformation:
+) -> optax.GradientTransformationExtraArgs:
     """Lower the rate when the gradient stops changing.
 
     For each update with gradient norm n_t = ||g_t||:
@@ -100,9 +101,9 @@ def decay_on_gradient_stall(
 
     def init(params):
         del params
-        zero = jnp.zeros([], jnp.int32)
-        one = jnp.ones([], jnp.result_type(float))
-        return StallState(jnp.zeros_like(one), zero, zero, one, zero)
+        dtype = jnp.result_type(float)
+        count = lambda: jnp.zeros([], jnp.int32)  # noqa: E731  (own buffers: states may be donated)
+        return StallState(jnp.zeros([], dtype), count(), count(), jnp.ones([], dtype), count())
 
     def update(updates, state, params=None):
         del params
@@ -126,4 +127,4 @@ def decay_on_gradient_stall(
         )
         return _scale(updates, new_state.scale), new_state
 
-    return optax.GradientTransformation(init, update)
+    return accepting_extra_args(init, update)

@@ -94,9 +94,13 @@ class ReduceOnPlateau(Pytree):
 
     def init(self) -> PlateauState:
         worst = jnp.inf if self.mode == "min" else -jnp.inf
-        zero = jnp.zeros([], jnp.int32)
+        zero = lambda: jnp.zeros([], jnp.int32)  # noqa: E731  (own buffers: states may be donated)
         return PlateauState(
-            jnp.asarray(worst, self.dtype), zero, zero, jnp.asarray(self.base_lr, self.dtype), zero
+            jnp.asarray(worst, self.dtype),
+            zero(),
+            zero(),
+            jnp.array(self.base_lr, self.dtype),  # a copy: base_lr may be an array
+            zero(),
         )
 
     def _improves(self, metric: jax.Array, best: jax.Array) -> jax.Array:

@@ -14,6 +14,7 @@ from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import (
     Hyper,
     abs_sq,
+    accepting_extra_args,
     at,
     check_rate,
     check_structure,
@@ -88,13 +89,14 @@ def prodigy(
 
     def init(params):
         dtype = jnp.result_type(float)
-        zero, start = jnp.zeros([], dtype), jnp.asarray(d0, dtype)
+        zero = lambda: jnp.zeros([], dtype)  # noqa: E731  (own buffers: states may be donated)
+        start = lambda: jnp.array(d0, dtype)  # noqa: E731  (copies: d0 may be an array)
         return ProdigyState(
             jnp.zeros([], jnp.int32),
-            start,
-            start,
-            zero,
-            zero,
+            start(),
+            start(),
+            zero(),
+            zero(),
             zeros_like(params, mu_dtype),
             zeros_like(params, mu_dtype, real=True),  # v holds d²|g|², real
             zeros_like(params),
@@ -153,4 +155,4 @@ def prodigy(
         )
         return out, new_state
 
-    return optax.GradientTransformation(init, update)
+    return accepting_extra_args(init, update)

@@ -69,22 +69,25 @@ def schedule_free(
     _checks.finite("r", r)
     _checks.finite("weight_lr_power", weight_lr_power)
     _checks.nonnegative("weight_decay", weight_decay)
+    direction = optax.with_extra_args_support(direction)
 
     def init(params):
         dtype = jnp.result_type(float)
-        zero = jnp.zeros([], dtype)
-        copy = jax.tree.map(jnp.array, params)  # separate buffers: params may be donated
+        zero = lambda: jnp.zeros([], dtype)  # noqa: E731
+        copy = lambda: jax.tree.map(jnp.array, params)  # noqa: E731
+        # Every leaf its own buffer (not the params' either): params and states may be
+        # donated, and a buffer may be donated only once.
         return ScheduleFreeState(
             jnp.zeros([], jnp.int32),
-            zero,
-            zero,
-            zero,
-            copy,
-            jax.tree.map(jnp.array, params),
+            zero(),
+            zero(),
+            zero(),
+            copy(),
+            copy(),
             direction.init(params),
         )
 
-    def update(updates, state, params=None):
+    def update(updates, state, params=None, **extra_args):
         if params is None:
             raise ValueError("schedule_free needs the params: call update(grads, state, params)")
         check_structure(updates, params, "params")
@@ -96,7 +99,7 @@ def schedule_free(
         weight = (k + 1) ** r * lr_max**weight_lr_power
         weight_sum = state.weight_sum + weight
         c = jnp.where(weight_sum > 0, weight / jnp.where(weight_sum > 0, weight_sum, 1), 0)
-        u, inner = direction.update(updates, state.inner, params)
+        u, inner = direction.update(updates, state.inner, params, **extra_args)
 
         def leaf(y, z, x, g):
             decayed = z if decay_at_z else y
@@ -112,7 +115,7 @@ def schedule_free(
         )
         return pick(0), new_state
 
-    return optax.GradientTransformation(init, update)
+    return optax.GradientTransformationExtraArgs(init, update)
 
 
 def eval_params(state: optax.OptState, params: optax.Params) -> optax.Params:
