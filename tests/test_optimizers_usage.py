@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from peers import state_fields
+from peer_cases import state_fields
 
 import lrjax
 import lrjax.schedules as S

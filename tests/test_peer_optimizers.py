@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from peers import case_optimizer, load_cases, problem, state_fields
+from peer_cases import case_optimizer, load_cases, problem, state_fields
 
 import lrjax
 

@@ -8,7 +8,7 @@ the tolerance float32 allows.
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from peers import case_schedule, load_cases
+from peer_cases import case_schedule, load_cases
 
 CASES = load_cases("schedule")
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from peers import load_cases
+from peer_cases import load_cases
 
 import lrjax
 from lrjax.adaptive import ReduceOnPlateau, reduce_on_plateau
