@@ -9,7 +9,9 @@ test accuracy, and writes a report folder: ``report.md``, ``results.csv`` and PN
 
 Options come from the command line, from a TOML or JSON file (``--config``; the keys are
 the option names with underscores), or both (the command line wins). Bad options exit
-with status 2 and one line on stderr.
+with status 2 and one line on stderr: every option's kind and range, the Optuna
+storage, and the memory the job needs (`memory_estimate`) are checked before any work
+starts (`Config.check`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,10 +28,22 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from lrjax import _checks
-
 SAMPLERS = ("grid", "random", "halton")
 SEARCHES = ("sample", "halving", "pbt", "bayes")
+SEED_MAX = 2**32 - 1
+"""The largest seed: ``--search bayes`` seeds Optuna's TPE sampler, whose NumPy
+``RandomState`` takes [0, 2**32 - 1] (one range for every search, so a seed that works
+with one works with all)."""
+STEPS_MAX = 2**31 - 1
+"""The most steps: the optimizers' int32 update count saturates there."""
+
+
+def _integer(name: str, value: Any, low: int) -> int:
+    """A count option as an int, or `ValueError` naming it: an int >= ``low``; a bool
+    (``true`` in a config file), a float (``100.0``) or a string is refused."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return value
 
 
 @dataclasses.dataclass
@@ -64,27 +79,63 @@ class Config:
     keep: float = 1 / 3
 
     def check(self) -> Config:
-        from lrjax.sweep import digits
+        """Validate every option before any work starts, or raise `ValueError` naming
+        the option, its value and what is allowed: the kind of each (a config file can
+        hold anything: an int where a count is meant, never a bool or a float; a real
+        true/false for a switch; a string for a name or a path), ranges (the seed's
+        range is TPE's, `SEED_MAX`; steps up to `STEPS_MAX`; a batch no larger than
+        the training split), the relations between options, the Optuna storage
+        (`lrjax.sweep.bayes.check_storage`), and the memory the job needs
+        (`memory_estimate`) against this machine's."""
+        from lrjax.sweep import bayes, digits
 
-        _checks.count("steps", self.steps, 10)
-        _checks.count("seed", self.seed, 0)
-        _checks.count("lr_points", self.lr_points, 1)
-        _checks.count("batch", self.batch, 1)
+        _integer("steps", self.steps, 10)
+        if self.steps > STEPS_MAX:
+            raise ValueError(
+                f"steps must be at most 2**31 - 1 = {STEPS_MAX} (the optimizers' int32 step "
+                f"count saturates there), got {self.steps}"
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError(f"seed must be an integer in [0, 2**32 - 1], got {self.seed!r}")
+        if not 0 <= self.seed <= SEED_MAX:
+            raise ValueError(
+                f"seed must be in [0, 2**32 - 1] (the seeds Optuna's TPE sampler takes), "
+                f"got {self.seed}"
+            )
+        _integer("lr_points", self.lr_points, 1)
+        _integer("batch", self.batch, 1)
+        train = digits.split_sizes()[0]
+        if self.batch > train:
+            raise ValueError(
+                f"batch must be at most the training split's {train} rows, got {self.batch}"
+            )
         for name in ("population", "eval_every", "chunk_size"):
             if getattr(self, name) is not None:
-                _checks.count(name, getattr(self, name), 1)
+                _integer(name, getattr(self, name), 1)
+        for name in ("range_test", "quiet"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if not isinstance(self.out, str) or not self.out:
+            raise ValueError(f"out must be a folder's path (a string), got {self.out!r}")
+        if Path(self.out).exists() and not Path(self.out).is_dir():
+            raise ValueError(f"out {self.out!r} is a file, not a folder")
         if self.search not in SEARCHES:
             raise ValueError(f"search must be one of {', '.join(SEARCHES)}, got {self.search!r}")
-        _checks.count("trials", self.trials, 1)
-        _checks.count("round_size", self.round_size, 1)
+        _integer("trials", self.trials, 1)
+        _integer("round_size", self.round_size, 1)
         if isinstance(self.keep, bool) or not isinstance(self.keep, (int, float)):
             raise ValueError(f"keep must be a number in (0, 1), got {self.keep!r}")
-        _checks.between("keep", self.keep, 0.0, 1.0, open_low=True, open_high=True)
+        if not 0 < self.keep < 1:
+            raise ValueError(f"keep must be in (0.0, 1.0), got {self.keep!r}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
         for name, known in (("schedules", digits.SCHEDULES), ("optimizers", digits.DIRECTIONS)):
             values = getattr(self, name)
-            if not isinstance(values, list) or not values:
+            if (
+                not isinstance(values, list)
+                or not values
+                or not all(isinstance(v, str) for v in values)
+            ):
                 raise ValueError(f"{name} must be a non-empty list of names, got {values!r}")
             unknown = [v for v in values if v not in known]
             if unknown:
@@ -95,8 +146,12 @@ class Config:
                 raise ValueError(f"{name} lists a name twice: {values}")
         for name in ("lr_min", "lr_max"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"{name} must be a positive number, got {value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not 0 < value < float("inf")
+            ):
+                raise ValueError(f"{name} must be a positive finite number, got {value!r}")
         if not self.lr_min < self.lr_max:
             raise ValueError(f"lr_min ({self.lr_min}) must be below lr_max ({self.lr_max})")
         cells = len(self.schedules) * len(self.optimizers)
@@ -108,7 +163,161 @@ class Config:
             )
         if self.eval_every is not None and self.eval_every > self.steps:
             raise ValueError(f"eval_every ({self.eval_every}) exceeds steps ({self.steps})")
+        if self.storage is not None:
+            if not isinstance(self.storage, str) or not self.storage:
+                raise ValueError(
+                    f"storage must be an SQLite file's path or an Optuna storage URL (a "
+                    f"string), got {self.storage!r}"
+                )
+            if self.search != "bayes":
+                raise ValueError(
+                    f"storage is for --search bayes only, got search {self.search!r} "
+                    f"with storage {self.storage!r}"
+                )
+            bayes.check_storage(self.storage)
+        _check_memory(self)
         return self
+
+
+def members(config: Config) -> int:
+    """Settings the job trains in all: the sampler's population (the grid: ``lr_points``
+    rates per (schedule, optimizer) cell, or ``population`` rounded down to whole cells),
+    or ``trials`` for ``--search bayes``."""
+    if config.search == "bayes":
+        return config.trials
+    cells = len(config.schedules) * len(config.optimizers)
+    if config.sampler == "grid":
+        points = config.lr_points if config.population is None else config.population // cells
+        return points * cells
+    return config.population or cells * config.lr_points
+
+
+_STATE_COPIES = {"sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adam": 2}
+"""Copies of the parameters that each optimizer's state holds (a momentum, moments)."""
+
+
+class Memory(NamedTuple):
+    """`memory_estimate`'s figures: members in all and trained at once, and bytes per
+    member kept for the whole job, per member while it trains, and shared."""
+
+    members: int
+    at_once: int
+    per_member: int
+    per_trained: int
+    shared: int
+
+    @property
+    def total(self) -> int:
+        return self.members * self.per_member + self.at_once * self.per_trained + self.shared
+
+
+def memory_estimate(config: Config) -> Memory:
+    """The bytes the job needs, roughly, from its options alone (before any work), so
+    that a population, grid or step count that cannot fit is refused at once rather than
+    ending in an out-of-memory kill or a `MemoryError` minutes in. Three parts:
+
+    - per member of the job (kept until the report is written): its training loss and
+      learning rate at every step, float32, held twice while the segments are
+      concatenated, 16 x steps bytes; its two evaluations (validation loss and error)
+      likewise, 16 x evaluations; 8 for its heat-map cell; 1 KiB for its row and
+      hyperparameters.
+    - per member trained at once (``chunk_size``, ``round_size``, else the whole
+      population; halving and PBT train the whole population together): the MLP's P
+      parameters (4,810 for 64-64-10) x (4 + S) float32 copies (parameters, gradient,
+      update, new parameters, and S for the optimizer states: each member holds the
+      state of every listed optimizer, sgd 0 copies, adam 2, the others 1); the
+      activations over the layer widths (64 + 64 + 10 numbers a row) of a batch three
+      times (forward, backward, gradient) and of the validation split once, float32;
+      its segment's loss and rate records, 8 x steps.
+    - shared: the batch indices, steps x batch x 12 bytes (int64 on the host, int32 on
+      the device), and the heat map's (optimizer, schedule, rate) cells, 8 bytes each.
+
+    It is compared with the host's memory: a CPU backend holds all of it (on a GPU the
+    per-trained part is on the device instead, where JAX reports its own
+    out-of-memory error). Left out: what does not grow with the options (JAX, the
+    compiled programs, the data set: well under 1 GB)."""
+    from lrjax.sweep import digits
+
+    n = members(config)
+    if config.search == "bayes":
+        at_once = min(config.round_size, n, config.chunk_size or n)
+    elif config.search == "sample":
+        at_once = min(config.chunk_size or n, n)
+    else:
+        at_once = n
+    sizes = digits.SIZES
+    params = sum(m * k + k for m, k in zip(sizes[:-1], sizes[1:], strict=True))
+    states = sum(_STATE_COPIES.get(name, 2) for name in config.optimizers)
+    val_rows = digits.split_sizes()[1]
+    evals = -(-config.steps // _eval_every(config))
+    per_member = 16 * config.steps + 16 * evals + 8 + 1024
+    activations = (3 * config.batch + val_rows) * sum(sizes)
+    per_trained = 4 * (params * (4 + states) + activations) + 8 * config.steps
+    cells = len(config.schedules) * len(config.optimizers)
+    shared = 12 * config.steps * config.batch + 8 * cells * config.lr_points
+    return Memory(n, at_once, per_member, per_trained, shared)
+
+
+def machine_memory() -> int | None:
+    """This machine's physical memory in bytes (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf, or no such name
+        return None
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= scale:
+            value = n / scale
+            return f"{value:.3g} {unit}" if value < 1000 else f"{value:,.0f} {unit}"
+    return f"{int(n)} B"
+
+
+def _check_memory(config: Config) -> None:
+    """`ValueError` when `memory_estimate` exceeds `machine_memory`, saying both, the
+    options that set the size, and how many members (at these steps) or steps (with
+    these members) would fit."""
+    memory = machine_memory()
+    need = memory_estimate(config)
+    if memory is None or need.total <= memory:
+        return
+    if config.search == "bayes":
+        source = f"trials {config.trials}"
+    elif config.population is not None:
+        source = f"population {config.population}"
+    else:
+        cells = len(config.schedules) * len(config.optimizers)
+        source = f"lr_points {config.lr_points} x {cells} (schedule, optimizer) cells"
+    free = memory - need.shared
+    if need.at_once < need.members:  # chunked: the members trained at once stay as many
+        fit = (free - need.at_once * need.per_trained) // need.per_member
+    else:
+        fit = free // (need.per_member + need.per_trained)
+
+    def fits(steps: int) -> bool:
+        every = None if config.eval_every is None else min(config.eval_every, steps)
+        shorter = dataclasses.replace(config, steps=steps, eval_every=every)
+        return memory_estimate(shorter).total <= memory
+
+    low, high = 10, config.steps  # the most steps that fit with these members
+    if not fits(low):
+        low = 0
+    while low and low < high:  # the estimate grows with the steps: bisect
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    hints = []
+    if fit >= 1:
+        hints.append(f"at most {fit} members fit at {config.steps} steps")
+    if low >= 10:
+        hints.append(f"at most {low} steps fit with {need.members} members")
+    raise ValueError(
+        f"{source} ({need.members} members) x steps {config.steps} (batch {config.batch}) "
+        f"needs about {_size(need.total)} of memory, more than this machine's "
+        f"{_size(memory)}: {' or '.join(hints) or 'lower the members and the steps'} "
+        f"(estimate: {_size(need.per_member)} per member, {_size(need.per_trained)} per "
+        f"member trained at once ({need.at_once}), {_size(need.shared)} shared)"
+    )
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
@@ -254,6 +463,7 @@ def sweep(config: Config) -> Path:
     from lrjax import report
     from lrjax.sweep import digits
 
+    config.check()  # a Config built in Python meets the command line's checks too
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     data = digits.load(config.seed)
@@ -309,7 +519,12 @@ def _hp(config: Config, row: dict) -> dict:
     }
 
 
-def _ranked(rows: list[dict], key=lambda row: _key(row["final_val_loss"])) -> list[int]:
+def _ranked(rows: list[dict], key=None) -> list[int]:
+    """Row indices, best first by ``key``: by default the members that did not diverge
+    (see `_rows`), by final validation loss (non-finite last), then the diverged ones, so
+    a diverged member is never the winner while another is left."""
+    if key is None:
+        key = lambda row: (row["diverged"], _key(row["final_val_loss"]))  # noqa: E731
     return sorted(range(len(rows)), key=lambda i: key(rows[i]))
 
 
@@ -391,11 +606,20 @@ def _halving(config: Config, task, data, out: Path, say) -> Found:
     for r, (alive, scores) in enumerate(zip(found.survivors, found.scores, strict=True)):
         reached[alive], last[alive], per_rung[alive, r] = ends[r], scores, scores
     rows = [
-        {**_setting(config, hp, i), "steps": int(reached[i]), "final_val_loss": float(last[i])}
+        {
+            **_setting(config, hp, i),
+            "steps": int(reached[i]),
+            "final_val_loss": float(last[i]),
+            "diverged": not np.isfinite(last[i]),  # no training-loss record: the score's
+        }
         for i in range(n)
     ]
-    ranked = _ranked(rows, lambda row: (-row["steps"], _key(row["final_val_loss"])))
-    order = [found.best, *(i for i in ranked if i != found.best)]  # ties: halving's pick
+    ranked = _ranked(
+        rows, lambda row: (row["diverged"], -row["steps"], _key(row["final_val_loss"]))
+    )
+    if not rows[found.best]["diverged"]:  # ties: halving's pick
+        ranked = [found.best, *(i for i in ranked if i != found.best)]
+    order = ranked
     winner, check = _retrained(config, task, data, rows, order)
     starts = [0, *ends[:-1]]
     used = sum(len(a) * (b - a0) for a, a0, b in zip(found.survivors, starts, ends, strict=True))
@@ -458,6 +682,7 @@ def _pbt(config: Config, task, data, out: Path, say) -> Found:
                 **_setting(config, found.final_hparams, i),
                 "start_peak": float(found.hparams[0]["peak"][start]),
                 "final_val_loss": float(final[i]),
+                "diverged": not np.isfinite(final[i]),  # no training-loss record: the score's
             }
         )
     order = _ranked(rows)
@@ -611,7 +836,10 @@ def _key(value: float) -> float:
 
 
 def _rows(config: Config, result) -> list[dict]:
-    """One named row per member; the train loss is the mean over the last tenth."""
+    """One named row per member; the train loss is the mean over the last tenth;
+    ``diverged`` is `SweepResult.diverged` (the training loss became non-finite at some
+    step). Halving and PBT keep no training-loss record: their rows call a member
+    diverged when its score, the validation loss, is not finite."""
     tail = max(1, result.losses.shape[1] // 10)
     with np.errstate(invalid="ignore", over="ignore"):
         train = result.losses[:, -tail:].mean(axis=1)
@@ -626,6 +854,7 @@ def _rows(config: Config, result) -> list[dict]:
                 "best_val_loss": float(finite.min()) if len(finite) else float("nan"),
                 "final_val_accuracy": float(1 - result.evals["val_error"][i, -1]),
                 "final_train_loss": float(train[i]),
+                "diverged": bool(result.diverged[i]),
             }
         )
     return rows
@@ -654,7 +883,7 @@ def _retrain(task, data, hp) -> dict:
 
 def _summary(config, found: Found, initial, seconds, devices) -> str:
     row, winner = found.rows[found.order[0]], found.winner
-    failed = sum(not r["final_val_loss"] < initial for r in found.rows)
+    failed = sum(r["diverged"] or not r["final_val_loss"] < initial for r in found.rows)
     return (
         f"{len(found.rows)} settings ({len(config.schedules)} schedule families x "
         f"{len(config.optimizers)} optimizers x peak rates in [{config.lr_min:g}, "
@@ -756,7 +985,7 @@ def _loss_plot(config, result, rows, order, path) -> Path:
     train, val, done = {}, {}, set()
     for i in order:
         row = rows[i]
-        if not np.isfinite(row["final_val_loss"]) or row["optimizer"] in done:
+        if row["diverged"] or not np.isfinite(row["final_val_loss"]) or row["optimizer"] in done:
             continue
         done.add(row["optimizer"])
         label = f"{row['optimizer']} + {row['schedule']} @ {row['peak']:.2g}"

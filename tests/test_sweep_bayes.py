@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lrjax.sweep import space
+from lrjax.sweep import bayes, space
 from lrjax.sweep.bayes import BayesResult, search
 
 optuna = pytest.importorskip("optuna")
@@ -191,6 +191,55 @@ def test_resume_after_crash(tmp_path):
 def test_bad_input(kw, match):
     with pytest.raises(ValueError, match=match):
         _search(**kw)
+
+
+@pytest.mark.parametrize(
+    "seed, error, match",
+    [
+        (2**32, ValueError, r"seed must be in \[0, 2\*\*32 - 1\] \(TPE's\), got 4294967296"),
+        (-1, ValueError, r"seed must be in \[0, 2\*\*32 - 1\]"),
+        (True, TypeError, r"seed must be an integer in \[0, 2\*\*32 - 1\], got True"),
+        (1.5, TypeError, "got 1.5"),
+    ],
+)
+def test_seed_outside_tpes_range(seed, error, match):
+    """TPE seeds a NumPy RandomState, whose own OverflowError/ValueError names nothing."""
+    with pytest.raises(error, match=match):
+        _search(seed=seed)
+    assert _search(seed=2**32 - 1, trials=1).history.shape == (1,)  # the top of the range
+
+
+def test_storage_that_cannot_be_a_study_is_refused_before_training(tmp_path):
+    not_db = tmp_path / "notes.db"
+    not_db.write_text("not a database\n")
+    cases = [
+        (str(tmp_path / "missing" / "study.db"), "its folder .*missing' does not exist"),
+        (f"sqlite:///{tmp_path / 'missing' / 'study.db'}", "its folder .*missing' does not"),
+        (str(tmp_path), "is a directory; name an SQLite file in it"),
+        (not_db, "is not an SQLite database"),
+        ("bogus://x", "'bogus://x' cannot be opened: Can't load plugin: sqlalchemy.dialects:bogus"),
+    ]
+    for storage, match in cases:
+        with pytest.raises(ValueError, match=match):
+            _search(storage=storage)
+    assert not (tmp_path / "missing").exists()
+    empty = tmp_path / "empty.db"  # an empty file is a new SQLite database
+    empty.touch()
+    assert len(_search(storage=empty, trials=1).study.trials) == 1
+
+
+def test_backend_errors_on_opening_become_one_value_error(tmp_path):
+    """What only opening tells (the pre-checks skipped here) is the backend's error's
+    first line, under the storage's name, not an SQLAlchemy traceback."""
+    options = {"study_name": "s", "load_if_exists": True}
+    for storage, match in [
+        ("bogus://x", "storage 'bogus://x' cannot be opened: Can't load plugin"),
+        (tmp_path, "cannot be opened: .*unable to open database file"),
+    ]:
+        with pytest.raises(ValueError, match=match) as info:
+            bayes._open_study(optuna, storage, **options)
+        assert "\n" not in str(info.value)
+    assert bayes._open_study(optuna, None, **options).study_name == "s"
 
 
 def test_study_and_storage_conflict():

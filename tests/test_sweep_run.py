@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import jax
@@ -14,7 +15,7 @@ import optax
 import pytest
 
 import lrjax
-from lrjax.sweep import run
+from lrjax.sweep import SweepResult, run
 
 X = jax.random.normal(jax.random.key(0), (64, 4))
 Y = X @ jnp.array([1.0, -2.0, 3.0, 0.5])
@@ -155,3 +156,82 @@ def test_return_carry_and_compiled_programs_are_reused(reference):
         close = lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)  # noqa: E731
         jax.tree.map(close, got, alone)
     assert reference.carry is None
+
+
+@pytest.mark.parametrize(
+    "kw, error, match",
+    [
+        ({"eval_every": 2.5}, TypeError, "eval_every must be an integer >= 1, got 2.5"),
+        ({"eval_every": True}, TypeError, "eval_every must be an integer >= 1, got True"),
+        ({"eval_every": "4"}, TypeError, "eval_every must be an integer >= 1, got '4'"),
+        ({"eval_every": -1}, ValueError, "eval_every must be an integer >= 1, got -1"),
+        ({"chunk_size": 2.0}, TypeError, "chunk_size must be an integer >= 1, got 2.0"),
+        ({"chunk_size": False}, TypeError, "chunk_size must be an integer >= 1, got False"),
+    ],
+)
+def test_host_side_counts_are_integers(kw, error, match):
+    """A float or bool count used to reach `range()` or a slice and fail there, naming
+    nothing; a NumPy integer is a fine count."""
+    with pytest.raises(error, match=match):
+        run(init, step, HP, BATCHES, **kw)
+    result = run(init, step, HP, BATCHES, eval_every=np.int64(8), chunk_size=np.int32(5))
+    assert result.eval_steps.tolist() == [8, 16]
+
+
+def test_population_and_steps_axes_are_checked():
+    ragged = {**HP, "b1": HP["b1"][:3]}
+    with pytest.raises(
+        ValueError, match=r"hparams: the leaves' leading population axes .*\[3, 5\]"
+    ):
+        run(init, step, ragged, BATCHES)
+    with pytest.raises(ValueError, match="hparams: every leaf needs a leading population axis"):
+        run(init, step, {**HP, "b1": jnp.asarray(0.9)}, BATCHES)
+    empty = jax.tree.map(lambda x: x[:0], BATCHES)
+    with pytest.raises(ValueError, match="batches: the leading step axis is empty"):
+        run(init, step, HP, empty)
+
+
+def _diverging():
+    """Two members, three steps: member 1's loss turns NaN at step 1 and its evaluations
+    are NaN throughout; rates are NaN for member 0 (no lrjax state) and inf once."""
+    nan, inf = float("nan"), float("inf")
+    return SweepResult(
+        {"peak": np.array([0.1, 10.0], np.float32)},
+        np.array([[1.0, 0.5, 0.25], [1.0, nan, nan]], np.float32),
+        np.array([[nan, nan, nan], [0.1, inf, -inf]], np.float32),
+        {"mse": np.array([[0.4, 0.3], [nan, nan]], np.float32)},
+        np.array([2, 3]),
+    )
+
+
+def test_rows_flag_diverged_members_without_warnings():
+    result = _diverging()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # np.nanmin's "All-NaN slice" RuntimeWarning was one
+        rows = result.rows()
+    assert result.diverged.tolist() == [False, True]
+    assert [r["diverged"] for r in rows] == [False, True]
+    assert rows[0]["best_mse"] == pytest.approx(0.3) and rows[0]["best_train_loss"] == 0.25
+    assert np.isnan(rows[1]["best_mse"]) and np.isnan(rows[1]["final_train_loss"])
+    assert rows[1]["best_train_loss"] == 1.0  # the finite steps before it diverged
+    inf_only = result._replace(losses=np.array([[1.0, 1.0, 1.0], [1.0, np.inf, 2.0]]))
+    assert inf_only.diverged.tolist() == [False, True]  # +/-inf counts, not only NaN
+    clash = result._replace(hparams={"diverged": np.array([0, 1])})
+    with pytest.raises(ValueError, match="'diverged' would be filled twice"):
+        clash.rows()
+
+
+def test_json_is_strict_with_null_for_non_finite_numbers(tmp_path):
+    def refuse(name):
+        raise ValueError(f"not JSON: {name}")
+
+    result = _diverging()
+    result.to_json(tmp_path / "r.json")
+    text = (tmp_path / "r.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    data = json.loads(text, parse_constant=refuse)
+    assert data["losses"] == [[1.0, 0.5, 0.25], [1.0, None, None]]
+    assert data["lrs"][1] == [pytest.approx(0.1), None, None] and data["lrs"][0] == [None] * 3
+    assert data["evals"]["mse"][1] == [None, None]
+    assert data["rows"][1]["diverged"] is True and data["rows"][1]["best_mse"] is None
+    assert data["rows"][0]["diverged"] is False and data["eval_steps"] == [2, 3]

@@ -105,3 +105,37 @@ def test_bad_options():
         successive_halving(init, step, LRS, TARGETS, rungs=[8, 4])
     with pytest.raises(ValueError, match="ready_every"):
         pbt(init, step, LRS, TARGETS, ready_every=0)
+
+
+@pytest.mark.parametrize(
+    "kw, error, match",
+    [
+        ({"rungs": [4, 8.5]}, TypeError, r"rungs\[1\] must be an integer >= 1, got 8.5"),
+        ({"rungs": [True, 8]}, TypeError, r"rungs\[0\] must be an integer >= 1, got True"),
+        ({"rungs": 8}, TypeError, "rungs must be a sequence of step counts, got 8"),
+        ({"rungs": []}, ValueError, "at least one"),
+        ({"rungs": [0, 8]}, ValueError, r"rungs\[0\] must be an integer >= 1, got 0"),
+        ({"rungs": [4, 4, 8]}, ValueError, r"rungs must increase, got \[4, 4, 8\]"),
+        ({"rungs": [4, 40]}, ValueError, "rungs end at 40 steps but batches hold 32"),
+    ],
+)
+def test_halving_rungs_are_increasing_step_counts_within_the_batches(kw, error, match):
+    """A rung past the batches used to train for fewer steps than it said, silently."""
+    with pytest.raises(error, match=match):
+        successive_halving(init, step, LRS, TARGETS, **kw)
+    done = successive_halving(init, step, LRS, TARGETS, rungs=np.array([4, 32]))
+    assert [len(s) for s in done.survivors] == [8, 4]
+
+
+@pytest.mark.parametrize(
+    "kw, error, match",
+    [
+        ({"ready_every": 2.5}, TypeError, "ready_every must be an integer >= 1, got 2.5"),
+        ({"ready_every": True}, TypeError, "ready_every must be an integer >= 1, got True"),
+        ({"ready_every": 8, "seed": 1.0}, TypeError, "seed must be an integer"),
+        ({"ready_every": 8, "seed": 2**64}, ValueError, r"seed must be in \[-2\*\*63, 2\*\*63\)"),
+    ],
+)
+def test_pbt_counts_and_seed(kw, error, match):
+    with pytest.raises(error, match=match):
+        pbt(init, step, LRS, TARGETS, **kw)

@@ -116,6 +116,90 @@ def _storage_url(storage: Any) -> Any:
     return storage
 
 
+SEED_RANGE = (0, 2**32 - 1)
+"""The seeds the default sampler takes: TPE seeds a NumPy ``RandomState``, which refuses
+anything outside [0, 2**32 - 1] with an error that names no argument."""
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_storage(storage: Any) -> None:
+    """Refuse, before any training, a ``storage`` that names an SQLite file that cannot
+    be one: a path (or ``sqlite:///`` URL) that is a directory, whose folder does not
+    exist, or that is an existing non-empty file without SQLite's header. A new or empty
+    file is fine (Optuna creates the tables). Another URL is refused when SQLAlchemy
+    cannot load its database kind or driver (`_check_url`, no connection made); what
+    only connecting tells, and storage objects, are left to `search`, which reports
+    the backend's error when it opens them."""
+    if isinstance(storage, Path) or (isinstance(storage, str) and "://" not in storage):
+        text = str(storage)
+    elif isinstance(storage, str) and storage.startswith("sqlite:///"):
+        text = storage[len("sqlite:///") :]
+        if text in ("", ":memory:"):
+            return
+    else:
+        if isinstance(storage, str):
+            _check_url(storage)
+        return
+    if not text:
+        raise ValueError("storage must name an SQLite file, got ''")
+    path = Path(text)
+    if path.is_dir():
+        raise ValueError(
+            f"storage {str(storage)!r} is a directory; name an SQLite file in it, "
+            f"such as {str(path / 'study.db')!r}"
+        )
+    if not path.parent.is_dir():
+        raise ValueError(
+            f"storage {str(storage)!r}: its folder {str(path.parent)!r} does not exist"
+        )
+    if path.is_file() and path.stat().st_size:
+        with path.open("rb") as f:
+            if f.read(len(_SQLITE_HEADER)) != _SQLITE_HEADER:
+                raise ValueError(
+                    f"storage {str(storage)!r} is not an SQLite database (the file exists "
+                    f"and lacks SQLite's header); name a new file or an Optuna study's"
+                )
+
+
+def _check_url(url: str) -> None:
+    """Refuse a storage URL whose database kind (``bogus://``) or driver SQLAlchemy
+    cannot load. ``create_engine`` loads both but connects to nothing; Optuna opens
+    every URL through SQLAlchemy. Skipped without SQLAlchemy (`search` reports it)."""
+    try:
+        import sqlalchemy
+    except ImportError:
+        return
+    try:
+        sqlalchemy.create_engine(url).dispose()
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError, ValueError) as e:
+        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise ValueError(f"storage {url!r} cannot be opened: {first}") from e
+
+
+def _open_study(optuna: Any, storage: Any, **options: Any) -> Any:
+    """``optuna.create_study`` on ``storage``; the backend's error on opening it (an
+    SQLAlchemy error: no such dialect, unable to open the file, not a database; a
+    missing database driver; Optuna's refusal of a URL or of an old schema) becomes a
+    `ValueError` naming the storage, with the first line of the backend's message."""
+    url = None if storage is None else _storage_url(storage)
+    if url is None:
+        return optuna.create_study(storage=None, **options)
+    errors: tuple[type[BaseException], ...] = (ImportError, ValueError, RuntimeError)
+    errors += (optuna.exceptions.OptunaError,)
+    try:
+        import sqlalchemy.exc
+
+        errors += (sqlalchemy.exc.SQLAlchemyError,)
+    except ImportError:  # no SQLAlchemy: Optuna cannot open an RDB storage either
+        pass
+    try:
+        return optuna.create_study(storage=url, **options)
+    except errors as e:
+        first = next((line for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise ValueError(f"storage {str(storage)!r} cannot be opened: {first}") from e
+
+
 def _suggest(trial: Any, name: str, spec: S.Spec) -> Any:
     if isinstance(spec, S.log_uniform):
         return trial.suggest_float(name, spec.low, spec.high, log=True)
@@ -183,8 +267,10 @@ def search(
       study: an existing Optuna study to continue; then leave ``storage``, ``sampler``
         and ``pruner`` unset (the study has its own), and ``direction`` must match it.
       storage: None (in memory), a file path (an SQLite database there) or an Optuna
-        storage URL. An existing study named ``study_name`` in it is loaded.
-      seed: the default sampler's seed.
+        storage URL. An existing study named ``study_name`` in it is loaded. A path
+        that cannot be an SQLite file (`check_storage`) and a storage the backend
+        cannot open are a `ValueError` naming it, before any training.
+      seed: the default sampler's seed, an integer in [0, 2**32 - 1] (`SEED_RANGE`).
       direction: "minimize" or "maximize".
 
     Returns:
@@ -197,13 +283,22 @@ def search(
     batch_size = _checks.count("batch_size", batch_size, 1)
     if direction not in ("minimize", "maximize"):
         raise ValueError(f"direction must be 'minimize' or 'maximize', got {direction!r}")
+    if study is None and sampler is None:
+        low, high = SEED_RANGE
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"seed must be an integer in [{low}, 2**32 - 1], got {seed!r}")
+        if not low <= seed <= high:
+            raise ValueError(f"seed must be in [{low}, 2**32 - 1] (TPE's), got {seed}")
+    if study is None:
+        check_storage(storage)
     _check_objective(init, evaluate, specs, objective)
     optuna = _import_optuna()
     from optuna.trial import TrialState
 
     if study is None:
-        study = optuna.create_study(
-            storage=None if storage is None else _storage_url(storage),
+        study = _open_study(
+            optuna,
+            storage,
             sampler=sampler or optuna.samplers.TPESampler(seed=seed, constant_liar=True),
             pruner=pruner or optuna.pruners.NopPruner(),
             study_name=study_name,

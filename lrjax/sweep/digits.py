@@ -130,6 +130,21 @@ class Data(NamedTuple):
     y_test: np.ndarray
 
 
+IMAGES = 1797
+"""Images in scikit-learn's digits data set (`load` splits them)."""
+
+SIZES: tuple[int, ...] = (64, 64, 10)
+"""The MLP's layer widths, input first: 64 pixels, 64 tanh units, 10 classes."""
+
+
+def split_sizes(n: int = IMAGES, val: float = 0.2, test: float = 0.2) -> tuple[int, int, int]:
+    """The (train, validation, test) row counts of `load`'s split of ``n`` images, known
+    without loading the data: the command line checks ``--batch`` against the training
+    split before any work starts."""
+    n_test, n_val = int(n * test), int(n * val)
+    return n - n_test - n_val, n_val, n_test
+
+
 def load(seed: int = 0, val: float = 0.2, test: float = 0.2) -> Data:
     """The digits split into train / validation / test fractions by a seeded shuffle."""
     from sklearn.datasets import load_digits
@@ -138,12 +153,12 @@ def load(seed: int = 0, val: float = 0.2, test: float = 0.2) -> Data:
     x = (x / 16.0 - 0.5).astype(np.float32)
     order = np.random.default_rng(seed).permutation(len(x))
     x, y = x[order], y[order].astype(np.int32)
-    n_test, n_val = int(len(x) * test), int(len(x) * val)
+    _, n_val, n_test = split_sizes(len(x), val, test)
     cut = n_test + n_val
     return Data(x[cut:], y[cut:], x[n_test:cut], y[n_test:cut], x[:n_test], y[:n_test])
 
 
-def init_mlp(key: jax.Array, sizes: Sequence[int] = (64, 64, 10)) -> list[dict]:
+def init_mlp(key: jax.Array, sizes: Sequence[int] = SIZES) -> list[dict]:
     """LeCun-normal weights, zero biases."""
     keys = jax.random.split(key, len(sizes) - 1)
     return [
@@ -169,7 +184,12 @@ def accuracy(params: list[dict], x: jax.Array, y: jax.Array) -> jax.Array:
 
 def batch_indices(n: int, steps: int, batch: int = 64, seed: int = 1) -> np.ndarray:
     """(steps, batch) row indices: whole epochs of a seeded permutation, the remainder of
-    each epoch dropped."""
+    each epoch dropped. A batch must fit in the ``n`` rows (an epoch holds at least one)."""
+    for name, value in (("n", n), ("steps", steps), ("batch", batch)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if batch > n:
+        raise ValueError(f"batch ({batch}) exceeds the {n} rows it is drawn from")
     rng = np.random.default_rng(seed)
     per_epoch = n // batch
     epochs = -(-steps // per_epoch)
@@ -194,7 +214,7 @@ def task(
     *,
     schedules: Sequence[str] = SCHEDULES,
     optimizers: Sequence[str] = tuple(DIRECTIONS),
-    sizes: Sequence[int] = (64, 64, 10),
+    sizes: Sequence[int] = SIZES,
     batch: int = 64,
     seed: int = 0,
 ) -> Task:

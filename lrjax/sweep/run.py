@@ -27,7 +27,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from lrjax import _checks
 from lrjax.transforms.applied import find_rate
 
 
@@ -60,25 +59,37 @@ class SweepResult(NamedTuple):
     def size(self) -> int:
         return self.losses.shape[0]
 
-    def rows(self) -> list[dict[str, float]]:
+    @property
+    def diverged(self) -> np.ndarray:
+        """(population,) bool: the member's training loss became non-finite (NaN or
+        +/-inf) at some step. Its training broke down there (a non-finite loss gives
+        non-finite gradients, and the parameters follow), so its later numbers, often
+        NaN, say nothing about how good its hyperparameters are: rank it after every
+        member that did not diverge (as ``lrjax sweep`` does)."""
+        return ~np.all(np.isfinite(self.losses), axis=1)
+
+    def rows(self) -> list[dict[str, Any]]:
         """One row per member: hyperparameters, final and best training loss
-        (``final_train_loss``, ``best_train_loss``), final and best of each evaluation
-        (``final_<name>``, ``best_<name>``; best = min, so evaluate losses, or errors
-        rather than accuracies). A name that would fill a column twice is an error."""
-        columns = [*self.hparams, "final_train_loss", "best_train_loss"]
+        (``final_train_loss``, ``best_train_loss``), ``diverged`` (True when the training
+        loss became non-finite at some step, see `diverged`), final and best of each
+        evaluation (``final_<name>``, ``best_<name>``; best = the minimum of the finite
+        values, so evaluate losses, or errors rather than accuracies; NaN when none is
+        finite). A name that would fill a column twice is an error."""
+        columns = [*self.hparams, "final_train_loss", "best_train_loss", "diverged"]
         columns += [f"{kind}_{name}" for name in self.evals for kind in ("final", "best")]
         repeated = sorted({c for c in columns if columns.count(c) > 1})
         if repeated:
             raise ValueError(f"rows: column {repeated[0]!r} would be filled twice; rename it")
+        diverged = self.diverged
         rows = []
         for i in range(self.size):
             row = {k: v[i].item() for k, v in self.hparams.items()}
-            finite = self.losses[i][np.isfinite(self.losses[i])]
             row["final_train_loss"] = float(self.losses[i, -1])
-            row["best_train_loss"] = float(finite.min()) if len(finite) else float("nan")
+            row["best_train_loss"] = _finite_min(self.losses[i])
+            row["diverged"] = bool(diverged[i])
             for name, values in self.evals.items():
-                row[f"final_{name}"] = float(values[i, -1])
-                row[f"best_{name}"] = float(np.nanmin(values[i])) if len(values[i]) else None
+                row[f"final_{name}"] = float(values[i, -1]) if values.shape[1] else None
+                row[f"best_{name}"] = _finite_min(values[i]) if values.shape[1] else None
             rows.append(row)
         return rows
 
@@ -90,16 +101,42 @@ class SweepResult(NamedTuple):
             writer.writerows(rows)
 
     def to_json(self, path: str | Path) -> None:
-        """The rows, plus the loss, learning-rate and evaluation curves."""
+        """The rows, plus the loss, learning-rate and evaluation curves, as strict JSON:
+        a non-finite number (NaN, +/-inf: a diverged member, a step without a rate) is
+        written as ``null``, since JSON has no NaN and a strict reader refuses Python's
+        bare ``NaN``; the rows' ``diverged`` says which members diverged."""
         data = {
-            "rows": self.rows(),
-            "losses": self.losses.tolist(),
-            "lrs": self.lrs.tolist(),
-            "group_lrs": {k: v.tolist() for k, v in self.group_lrs.items()},
-            "evals": {k: v.tolist() for k, v in self.evals.items()},
+            "rows": [{k: _json_number(v) for k, v in row.items()} for row in self.rows()],
+            "losses": _json_array(self.losses),
+            "lrs": _json_array(self.lrs),
+            "group_lrs": {k: _json_array(v) for k, v in self.group_lrs.items()},
+            "evals": {k: _json_array(v) for k, v in self.evals.items()},
             "eval_steps": self.eval_steps.tolist(),
         }
-        Path(path).write_text(json.dumps(data, allow_nan=True))
+        Path(path).write_text(json.dumps(data, allow_nan=False))
+
+
+def _finite_min(values: np.ndarray) -> float:
+    """The least finite entry, NaN when there is none (without NumPy's All-NaN warning)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.min()) if len(finite) else float("nan")
+
+
+def _json_number(value: Any) -> Any:
+    """A row's value for JSON: a non-finite float becomes None (``null``)."""
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def _json_array(values: np.ndarray) -> list:
+    """Nested lists of ``values`` with None (``null``) for each non-finite entry."""
+    values = np.asarray(values)
+    if not np.issubdtype(values.dtype, np.floating):
+        return values.tolist()
+    out = values.astype(object)
+    out[~np.isfinite(values)] = None
+    return out.tolist()
 
 
 def _path_names(tree: Any) -> dict[str, Any]:
@@ -126,6 +163,35 @@ def _rates(carry: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
             k: jnp.asarray(v, jnp.float32).reshape(()) for k, v in _path_names(rate).items()
         }
     return jnp.asarray(rate, jnp.float32).reshape(()), {}
+
+
+def _count(name: str, value: Any, low: int) -> int:
+    """A host-side count (steps per segment, members per chunk) as an int: `TypeError`
+    for a value that is not an integer at all (2.5, True, "4": `range` and slicing need
+    an int, and a bool is not a count), `ValueError` below ``low``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer >= {low}, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _leading(name: str, tree: Any, axis: str) -> int:
+    """The length of the leading (``axis``) axis that every leaf of ``tree`` shares; a
+    `ValueError` naming ``name`` when there is no leaf, a leaf has no leading axis, the
+    leaves disagree, or the axis is empty."""
+    leaves = jax.tree.leaves(tree)
+    if not leaves:
+        raise ValueError(f"{name} must hold arrays with a leading {axis} axis, got {tree!r}")
+    shapes = [np.shape(x) for x in leaves]
+    if any(len(s) == 0 for s in shapes):
+        raise ValueError(f"{name}: every leaf needs a leading {axis} axis, got shapes {shapes}")
+    sizes = sorted({s[0] for s in shapes})
+    if len(sizes) > 1:
+        raise ValueError(f"{name}: the leaves' leading {axis} axes differ, got sizes {sizes}")
+    if sizes[0] < 1:
+        raise ValueError(f"{name}: the leading {axis} axis is empty (length 0)")
+    return int(sizes[0])
 
 
 def rows_of(tree: Any, start: int, stop: int) -> Any:
@@ -192,8 +258,10 @@ def run(
       hparams: a pytree of arrays with a leading population axis (see `lrjax.sweep.space`).
       batches: a pytree of arrays with a leading step axis, shared by all members.
       evaluate: ``(carry, hp) -> {name: scalar}``, run after every segment.
-      eval_every: steps per segment (default: all steps in one segment).
-      chunk_size: members trained at once (default: the whole population).
+      eval_every: steps per segment, an integer >= 1 (default: all steps in one
+        segment; the last segment may be shorter).
+      chunk_size: members trained at once, an integer >= 1 (default: the whole
+        population).
       mesh: the devices to shard the population over (default: all of them).
       progress: print a progress line per segment to stderr.
       return_carry: keep every member's final carry (copied to host memory) in the
@@ -202,12 +270,10 @@ def run(
     Compiled programs are cached per function object: pass the same `init`, `step` and
     `evaluate` (not fresh lambdas) to reuse them across calls of the same shapes.
     """
-    population = jax.tree.leaves(hparams)[0].shape[0]
-    steps = jax.tree.leaves(batches)[0].shape[0]
-    eval_every = steps if eval_every is None else eval_every
-    chunk_size = population if chunk_size is None else chunk_size
-    _checks.at_least("eval_every", eval_every, 1)
-    _checks.at_least("chunk_size", chunk_size, 1)
+    population = _leading("hparams", hparams, "population")
+    steps = _leading("batches", batches, "step")
+    eval_every = steps if eval_every is None else _count("eval_every", eval_every, 1)
+    chunk_size = population if chunk_size is None else _count("chunk_size", chunk_size, 1)
     mesh = population_mesh() if mesh is None else mesh
     n_dev = mesh.devices.size
     sharding = NamedSharding(mesh, PartitionSpec("population"))

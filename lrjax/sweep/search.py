@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrjax import _checks
-from lrjax.sweep.run import population_init, population_segment, rows_of
+from lrjax.sweep.run import _count, _leading, population_init, population_segment, rows_of
 
 
 @functools.lru_cache(maxsize=32)
@@ -50,17 +50,17 @@ def successive_halving(
     """Train everyone for ``rungs[0]`` steps, keep the best `keep` fraction (at least one),
     continue them (their state carried over, not restarted) to ``rungs[1]`` steps, and so
     on. `score(carry, hp)` ranks members, lower is better (default: the mean training loss
-    of the rung's last quarter of steps). `batches` must hold ``rungs[-1]`` steps.
+    of the rung's last quarter of steps). ``rungs`` are integers, increasing, >= 1;
+    `batches` must hold ``rungs[-1]`` steps.
 
     Reference: Jamieson & Talwalkar, "Non-stochastic best arm identification and
     hyperparameter optimization", AISTATS 2016; Li et al., "Hyperband", JMLR 2018.
     """
     _checks.between("keep", keep, 0.0, 1.0, open_low=True, open_high=True)
-    _checks.nondecreasing("rungs", np.asarray(rungs))
-    _checks.at_least("rungs", np.asarray(rungs)[0], 1)
+    rungs = _rungs(rungs, _leading("batches", batches, "step"))
     evaluate = None if score is None else _as_evaluate(score)
     segment = population_segment(step, evaluate)
-    alive = np.arange(jax.tree.leaves(hparams)[0].shape[0])
+    alive = np.arange(_leading("hparams", hparams, "population"))
     hp = hparams
     carry = population_init(init)(hp)
     survivors, scores, start = [], [], 0
@@ -76,6 +76,23 @@ def successive_halving(
         alive, hp, carry = alive[order], _take(hp, order), _take(carry, order)
         start = stop
     return HalvingResult(survivors, scores, int(survivors[-1][np.argmin(scores[-1])]))
+
+
+def _rungs(rungs: Any, steps: int) -> list[int]:
+    """``rungs`` as a list of ints: `TypeError` unless it is a sequence of integers,
+    `ValueError` unless they increase from >= 1 to at most ``steps`` (the steps that
+    `batches` holds: a rung past them would train for fewer steps than it says, and a
+    repeated rung would train for none)."""
+    if isinstance(rungs, (str, bytes)) or not isinstance(rungs, (Sequence, np.ndarray)):
+        raise TypeError(f"rungs must be a sequence of step counts, got {rungs!r}")
+    ends = [_count(f"rungs[{i}]", r, 1) for i, r in enumerate(list(rungs))]
+    if not ends:
+        raise ValueError("rungs must hold at least one step count, got []")
+    if any(b <= a for a, b in zip(ends, ends[1:], strict=False)):
+        raise ValueError(f"rungs must increase, got {ends}")
+    if ends[-1] > steps:
+        raise ValueError(f"rungs end at {ends[-1]} steps but batches hold {steps}")
+    return ends
 
 
 class PBTResult(NamedTuple):
@@ -158,8 +175,13 @@ def pbt(
 ) -> PBTResult:
     """Population-based training: segments of `ready_every` steps, each followed by
     `exploit_explore` (inside jit). The score is `score(carry, hp)` (lower is better) or
-    the mean training loss over the segment's last quarter."""
-    _checks.at_least("ready_every", ready_every, 1)
+    the mean training loss over the segment's last quarter. ``ready_every`` is an
+    integer >= 1; ``seed`` (of `jax.random.key`) an integer in [-2**63, 2**63)."""
+    ready_every = _count("ready_every", ready_every, 1)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer (jax.random.key's seed), got {seed!r}")
+    if not -(2**63) <= seed < 2**63:
+        raise ValueError(f"seed must be in [-2**63, 2**63) (jax.random.key's), got {seed}")
     _checks.between("fraction", fraction, 0.0, 0.5, open_low=True)
     evaluate = None if score is None else _as_evaluate(score)
     segment = population_segment(step, evaluate)
@@ -168,7 +190,7 @@ def pbt(
             key, s, c, hp, fraction=fraction, factors=factors, perturb=perturb
         )
     )
-    steps = jax.tree.leaves(batches)[0].shape[0]
+    steps = _leading("batches", batches, "step")
     key = jax.random.key(seed)
     carry = population_init(init)(hparams)
     history, scores, parents = [], [], []
