@@ -36,6 +36,7 @@ class RangeTest(NamedTuple):
     best_loss: float  # the smallest smoothed loss
 
 
+@_checks.arguments(start_lr=_checks.POSITIVE, end_lr=_checks.POSITIVE, num=_checks.integer(2))
 def lr_grid(
     start_lr: float, end_lr: float, num: int, *, mode: str = "exp", endpoint: bool = True
 ) -> np.ndarray:
@@ -220,6 +221,12 @@ def _losses(loss_fn, opt: optax.GradientTransformation, params: Any, batches: An
     return jax.lax.scan(step, (params, opt.init(params)), batches)[1]
 
 
+@_checks.arguments(
+    start_lr=_checks.POSITIVE,
+    end_lr=_checks.POSITIVE,
+    beta=_checks.real(0, 1, open_high=True),
+    diverge_th=_checks.real(0, open_low=True, optional=True),
+)
 def range_test(
     loss_fn: Callable[[Any, Any], jax.Array],
     optimizer: Callable[[Schedule], optax.GradientTransformation],
@@ -255,6 +262,11 @@ def range_test(
     return record(lrs, raw, beta=beta, debias=debias, diverge_th=diverge_th)
 
 
+@_checks.arguments(
+    lrs=_checks.real(0, open_low=True, optional=True, shape="vector"),
+    tail=_checks.real(0, 1, open_low=True),
+    diverge_th=_checks.POSITIVE,
+)
 def parallel_range_test(
     loss_fn: Callable[[Any, Any], jax.Array],
     optimizer: Callable[[jax.Array], optax.GradientTransformation],

@@ -327,7 +327,7 @@ def around(*points):
 
 DECAY = [
     case("constant", lambda: S.constant(0.3), partial(ref_constant, value=0.3)),
-    case("constant-negative", lambda: S.constant(-2.5), partial(ref_constant, value=-2.5)),
+    case("constant-zero", lambda: S.constant(0.0), partial(ref_constant, value=0.0)),
     case(
         "step_decay",
         lambda: S.step_decay(0.1, 0.5, 30),

@@ -136,7 +136,7 @@ BAD = [
     (lambda: lrjax.rmsprop(0.1, decay=NAN), r"decay must be .*, got nan"),
     (
         lambda: torch.Adadelta(rho=1.1),
-        r"^Invalid rho value: 1.1 \(rho must be in \[0, 1\], got 1.1",
+        r"^Invalid rho value: 1.1 \(rho must be in \[0.0, 1.0\], got 1.1",
     ),
     (lambda: torch.RMSprop(alpha=-0.5), r"^Invalid alpha value: -0.5 \(alpha must be .*>= 0"),
     # Adagrad
@@ -160,7 +160,7 @@ BAD = [
         lambda: torch.NAdam(momentum_decay=-1.0),
         r"^Invalid momentum_decay value: .* \(momentum_decay must be .*>= 0, got -1.0",
     ),
-    (lambda: lrjax.radam(0.1, threshold=NAN), r"threshold must be finite, got nan"),
+    (lambda: lrjax.radam(0.1, threshold=NAN), r"threshold must be a finite number >= 4, got nan"),
     # a learning rate is one number (torch: "Tensor lr must be 1-element"), or a schedule of one
     (lambda: lrjax.adam(jnp.array([0.1, 0.2])), r"learning_rate must be a scalar, .*\(2,\)"),
     (lambda: lrjax.sgd([0.1, 0.2]), r"learning_rate must be a scalar, .*\(2,\)"),

@@ -185,6 +185,7 @@ def test_bad_values_raise(kwargs, name):
         ReduceLROnPlateau(0.1, **kwargs)
 
 
-def test_torch_negative_lr_is_named_lr():
-    with pytest.raises(ValueError, match="^lr must"):
+def test_torch_negative_lr_is_named_base_lr():
+    """The compat constructor's own argument, as its declaration (`_checks.arguments`)."""
+    with pytest.raises(ValueError, match="^base_lr must"):
         ReduceLROnPlateau(-0.1)

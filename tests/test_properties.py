@@ -112,8 +112,8 @@ def family(fn):
 
 @family
 def constant(draw, mono=False):
-    value = draw(floats(-10.0, 10.0))
-    return Case(S.constant(value), value, value, ((0, TOP, -1), (0, TOP, 1)), scale=abs(value))
+    value = draw(floats(0.0, 10.0))  # rates are >= 0: a negative one is refused
+    return Case(S.constant(value), value, value, ((0, TOP, -1), (0, TOP, 1)), scale=value)
 
 
 @family
@@ -135,7 +135,7 @@ def multi_step(draw, mono=False):
 @family
 def piecewise_constant(draw, mono=False):
     boundaries = sorted(draw(st.lists(st.integers(0, 4 * 10**6), min_size=3, max_size=3)))
-    values = draw(st.lists(floats(-10.0, 10.0), min_size=4, max_size=4))
+    values = draw(st.lists(floats(0.0, 10.0), min_size=4, max_size=4))
     side = draw(st.sampled_from(["left", "right"]))
     s = S.piecewise_constant(np.asarray(boundaries, np.int32), np.asarray(values, np.float32), side)
     return Case(s, min(values), max(values), scale=max(map(abs, values)))
@@ -398,7 +398,7 @@ def clip(draw, mono=False):
 
 @family
 def scale(draw, mono=False):
-    inner, factor = _inner(draw), draw(floats(-10.0, 10.0))
+    inner, factor = _inner(draw), draw(floats(0.0, 10.0))
     return Case(S.scale(inner, factor), scale=100.0)
 
 
@@ -425,7 +425,7 @@ def random_uniform(draw, mono=False):
 def noise(draw, mono=False):
     inner = S.cosine_decay(draw(PEAK), draw(COUNT), draw(FRAC))
     key = jax.random.key(draw(st.integers(0, 2**32 - 1)))
-    pct, std = draw(floats(1e-3, 1.5)), draw(floats(0.1, 3.0))
+    pct, std = draw(floats(1e-3, 1.0)), draw(floats(0.1, 3.0))
     start = draw(st.integers(0, 4 * 10**6))
     stop = draw(st.none() | st.integers(0, 4 * 10**6).map(lambda d: start + d))
     kind = draw(st.sampled_from(["normal", "uniform"]))

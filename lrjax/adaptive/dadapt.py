@@ -25,6 +25,7 @@ from lrjax.transforms.base import (
     check_structure,
     compute_dtype,
     inner,
+    tree_norm,
     tree_sum,
     zeros_like,
 )
@@ -76,6 +77,15 @@ class DAdaptAdamState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(
+    learning_rate=_checks.real(0, open_low=True, schedule=True),
+    b1=_checks.real(0, 1, open_high=True),
+    b2=_checks.real(0, 1, open_high=True),
+    eps=_checks.NONNEGATIVE,
+    weight_decay=_checks.NONNEGATIVE,
+    d0=_checks.POSITIVE,
+    growth_rate=_checks.real(1, finite=False),
+)
 def dadapt_adam(
     learning_rate: Hyper = 1.0,
     b1: ArrayLike = 0.9,
@@ -99,6 +109,10 @@ def dadapt_adam(
 
     No step is taken while |s|₁ = 0 (all gradients zero). The rate is folded into m, so a
     schedule on ``learning_rate`` acts through the moment, as in the reference.
+
+    A NaN gradient entry gives NaN updates and a NaN state (d included), as optax's
+    ``contrib.dadapt_adamw``; wrap the optimizer in ``optax.apply_if_finite`` to skip such
+    steps. (Before, NaN made |s|₁ > 0 false: d and the params froze for good, silently.)
     """
     _check_common(learning_rate, d0, growth_rate)
     _checks.between("b1", b1, 0.0, 1.0, open_high=True)
@@ -137,7 +151,7 @@ def dadapt_adam(
         s = jax.tree.map(lambda s, g: s * sqrt_b2 + (dlr * (1 - sqrt_b2)) * g, old_s, g)
         numerator = sqrt_b2 * state.numerator + (1 - sqrt_b2) * acc
         l1 = tree_sum(jnp.abs, s)
-        step = l1 > 0
+        step = l1 != 0  # not `l1 > 0`: a NaN |s|₁ steps, so NaN reaches d and the updates
         d_hat = numerator / ((1 - sqrt_b2) * jnp.where(step, l1, 1))
         d_new = _grow(d, d_hat, growth_rate)
 
@@ -174,6 +188,13 @@ class DAdaptSGDState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(
+    learning_rate=_checks.real(0, open_low=True, schedule=True),
+    momentum=_checks.real(0, 1, open_high=True),
+    weight_decay=_checks.NONNEGATIVE,
+    d0=_checks.POSITIVE,
+    growth_rate=_checks.real(1, finite=False),
+)
 def dadapt_sgd(
     learning_rate: Hyper = 1.0,
     momentum: ArrayLike = 0.0,
@@ -189,7 +210,11 @@ def dadapt_sgd(
         d̂ = 2 r / |s|₂,   d_{k+1} = max(d, min(d̂, d · growth_rate))
         z = x0 - s,   x ← (1 - c) x + c z    (c = 1 - momentum; c = 1 gives x = z)
 
-    No step is taken while |s|₂ = 0.
+    No step is taken while |s|₂ = 0. The norms do not overflow where the squares would
+    (|g| of entries of 1e30 in float32 is finite, and so is d). A NaN gradient entry
+    gives NaN updates and a NaN state, as the other optimizers and optax's; wrap the
+    optimizer in ``optax.apply_if_finite`` to skip such steps. (Before, NaN made |s|₂ > 0
+    false: d and the params froze for good, silently.)
     """
     _check_common(learning_rate, d0, growth_rate)
     _checks.between("momentum", momentum, 0.0, 1.0, open_high=True)
@@ -215,15 +240,16 @@ def dadapt_sgd(
         d = state.d
         x, old_s = _upcast(params), _upcast(state.s)
         g = jax.tree.map(lambda g, x: g + weight_decay * x, _upcast(updates), x)
-        g0 = jnp.where(state.g0_norm > 0, state.g0_norm, jnp.sqrt(tree_sum(abs_sq, g)))
-        g0 = g0.astype(d.dtype)
-        dlr = jnp.where(g0 > 0, d * at(learning_rate, state.count) / jnp.where(g0 > 0, g0, 1), 0)
+        # `!= 0` rather than `> 0` here and in `step`: a NaN norm is not "no gradient yet",
+        # so NaN reaches the rate, d and the updates instead of freezing them.
+        g0 = jnp.where(state.g0_norm != 0, state.g0_norm, tree_norm(g)).astype(d.dtype)
+        dlr = jnp.where(g0 != 0, d * at(learning_rate, state.count) / jnp.where(g0 != 0, g0, 1), 0)
         dlr = dlr.astype(d.dtype)
         numerator = state.numerator + dlr * tree_sum(inner, g, old_s)
         s = jax.tree.map(lambda s, g: s + dlr * g, old_s, g)
-        norm_sq = tree_sum(abs_sq, s)
-        step = norm_sq > 0
-        d_hat = 2 * numerator / jnp.sqrt(jnp.where(step, norm_sq, 1))
+        norm = tree_norm(s)
+        step = norm != 0
+        d_hat = 2 * numerator / jnp.where(step, norm, 1)
         d_new = _grow(d, d_hat, growth_rate)
         c = 1 - momentum
 
@@ -262,6 +288,15 @@ class DAdaptAdaGradState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(
+    learning_rate=_checks.real(0, open_low=True, schedule=True),
+    momentum=_checks.real(0, 1, open_high=True),
+    eps=_checks.POSITIVE,
+    weight_decay=_checks.NONNEGATIVE,
+    initial_accumulator_value=_checks.NONNEGATIVE,
+    d0=_checks.POSITIVE,
+    growth_rate=_checks.real(1, finite=False),
+)
 def dadapt_adagrad(
     learning_rate: Hyper = 1.0,
     momentum: ArrayLike = 0.0,
@@ -280,7 +315,10 @@ def dadapt_adagrad(
         z = x0 - s / (sqrt(α) + eps),   x ← (1 - c) x + c z   (c = 1 - momentum)
 
     Q and |s|₁ are tracked by their increments, as the reference does (its sums differ
-    from a fresh recomputation by rounding). No step is taken while |s|₁ = 0.
+    from a fresh recomputation by rounding). No step is taken while |s|₁ = 0. Where α
+    overflows to inf (|g| ≳ 1e19 in float32, as AdaGrad's sum of squares) its coordinates
+    stop moving and add nothing to Q and G, rather than making them inf / inf = NaN. A NaN
+    gradient entry gives NaN updates and a NaN state; see `dadapt_adam`.
     """
     _check_common(learning_rate, d0, growth_rate)
     _checks.between("momentum", momentum, 0.0, 1.0, open_high=True)
@@ -316,7 +354,14 @@ def dadapt_adagrad(
         g = jax.tree.map(lambda g, x: g + weight_decay * x, _upcast(updates), x)
 
         def weighted(s, a):
-            return abs_sq(s) / (jnp.sqrt(a) + eps)
+            # |s|² / (sqrt(α) + eps), as written where |s|² is finite (the reference's
+            # roundings). Where it overflows (|s| ≳ 1e19 in float32) the quotient may still
+            # be finite, so it is formed as |s| · (|s| / (sqrt(α) + eps)); when α has
+            # overflowed as well (it holds Σ g², so |g| ≳ 1e19 makes it inf) that is 0,
+            # not inf / inf = NaN: such coordinates stop moving, as AdaGrad's, and add
+            # nothing to the estimate of d.
+            sq, den = abs_sq(s), jnp.sqrt(a) + eps
+            return jnp.where(jnp.isposinf(sq), jnp.abs(s) * (jnp.abs(s) / den), sq / den)
 
         old_q = tree_sum(weighted, old_s, old_alpha)
         old_l1 = tree_sum(jnp.abs, old_s)

@@ -20,6 +20,7 @@ from lrjax.transforms.base import (
     check_rate,
     check_structure,
     find_states,
+    tree_norm,
 )
 
 
@@ -37,6 +38,13 @@ class DoGState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(
+    learning_rate=_checks.real(0, open_low=True, schedule=True),
+    reps_rel=_checks.NONNEGATIVE,  # > 0 unless init_eta is given (checked below)
+    eps=_checks.POSITIVE,
+    weight_decay=_checks.NONNEGATIVE,
+    init_eta=_checks.real(0, open_low=True, optional=True),
+)
 def dog(
     learning_rate: Hyper = 1.0,
     reps_rel: ArrayLike = 1e-6,
@@ -54,8 +62,11 @@ def dog(
         x_{t+1} = x_t - η_t g_t
 
     ``init_eta`` replaces the first step size. With ``layerwise`` (LDoG) r̄, G and η are
-    kept per leaf; otherwise the norms run over the whole tree. The authors recommend
-    evaluating a polynomial-decay average of the iterates: see `polynomial_average`.
+    kept per leaf; otherwise the norms run over the whole tree. G is a sum of squares and
+    overflows to inf for |g| ≳ 1e19 in float32 (as optax's ``contrib.dog``); η is then 0,
+    while the distances r̄ are computed so that their squares cannot overflow. The
+    authors recommend evaluating a polynomial-decay average of the iterates: see
+    `polynomial_average`.
 
     Reference: Ivgi, Hinder & Carmon, "DoG is SGD's best friend: a parameter-free dynamic
     step size schedule", ICML 2023; formll/dog ``dog.DoG`` and ``dog.LDoG`` 1.0.3.
@@ -71,6 +82,12 @@ def dog(
     def norms_sq(tree):
         squares = jax.tree.map(lambda x: jnp.sum(abs_sq(x)), tree)
         return squares if layerwise else sum(jax.tree.leaves(squares))
+
+    def norms(tree):
+        # The distances |x0| and |x - x0| as norms, not roots of `norms_sq`: a distance of
+        # 1e27 is finite in float32 but its square is not, and r̄ = inf would make
+        # η = r̄ / sqrt(G) = inf / inf = NaN once G overflows too.
+        return jax.tree.map(tree_norm, tree) if layerwise else tree_norm(tree)
 
     def init(params):
         dtype = jnp.result_type(float)
@@ -91,13 +108,13 @@ def dog(
         g = jax.tree.map(lambda g, x: g + weight_decay * x, updates, params)
         first = state.count == 0
         tree_map = jax.tree.map if layerwise else lambda f, *xs: f(*xs)
-        start = tree_map(lambda n: reps_rel * (1 + jnp.sqrt(n)), norms_sq(params))
+        start = tree_map(lambda n: reps_rel * (1 + n), norms(params))
         moved = jax.tree.map(lambda x, x0: x - x0, params, state.x0)
         rbar = tree_map(
-            lambda r, s, d: jnp.where(first, s, jnp.maximum(r, jnp.sqrt(d))),
+            lambda r, s, d: jnp.where(first, s, jnp.maximum(r, d)),
             state.rbar,
             start,
-            norms_sq(moved),
+            norms(moved),
         )
         G = tree_map(lambda G, n: jnp.where(first, n + eps, G + n), state.G, norms_sq(g))
         c = at(learning_rate, state.count)
@@ -120,6 +137,7 @@ class PolynomialAverageState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(gamma=_checks.NONNEGATIVE)
 def polynomial_average(
     inner: optax.GradientTransformation, gamma: ArrayLike = 8.0
 ) -> optax.GradientTransformation:

@@ -12,8 +12,14 @@ from jax.typing import ArrayLike
 from lrjax import _checks
 from lrjax._pytree import copies_arrays
 from lrjax.transforms.adam import scale_by_adam
-from lrjax.transforms.base import decay_weights, zeros_like
+from lrjax.transforms.base import decay_weights, tree_norm, zeros_like
 from lrjax.transforms.sgd import scale_by_momentum
+
+
+def _unit(tree: optax.Updates, norm: jax.Array) -> optax.Updates:
+    """`tree` / `norm`, the tree itself where the norm is 0 (then it is all zeros)."""
+    n = jnp.where(norm != 0, norm, 1)
+    return jax.tree.map(lambda x: x / n, tree)
 
 
 class HypergradientState(NamedTuple):
@@ -26,6 +32,12 @@ class HypergradientState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(
+    learning_rate=_checks.NONNEGATIVE,
+    hypergrad_lr=_checks.NONNEGATIVE,
+    min_lr=_checks.real(0, optional=True),
+    max_lr=_checks.real(0, optional=True),
+)
 def hypergradient(
     direction: optax.GradientTransformation,
     learning_rate: ArrayLike,
@@ -50,6 +62,12 @@ def hypergradient(
     inner products run over the whole tree, as in the paper. Without bounds the additive
     rate may become negative (the reference code does not guard it either).
 
+    The multiplicative cosine stays finite where <g, u> and |g| |u| overflow (gradients
+    of 1e20 and more in float32). The additive rate overflows to inf when β <g, u> is
+    beyond the dtype (gradients of 1e30: β · 1e60), and the updates with it; its updates
+    overflow already for β |g|³ beyond the dtype. A NaN gradient entry gives a NaN rate
+    and NaN updates.
+
     Reference: Baydin, Cornish, Martínez Rubio, Schmidt & Wood, "Online learning rate
     adaptation with hypergradient descent", ICLR 2018.
     """
@@ -70,8 +88,17 @@ def hypergradient(
         # re(<g_t, u_{t-1}>): complex leaves count as real vectors of twice the length.
         dot = jnp.real(optax.tree.vdot(updates, state.previous))
         if multiplicative:
-            norms = optax.tree.norm(updates) * optax.tree.norm(state.previous)
-            cosine = jnp.where(norms > 0, dot / jnp.where(norms > 0, norms, 1), 0)
+            g_norm, u_norm = tree_norm(updates), tree_norm(state.previous)
+            norms = g_norm * u_norm
+            # Σ g·u and |g| |u| overflow float32 for |g|, |u| ≳ 1e19 while the cosine, in
+            # [-1, 1], does not (inf / inf gave NaN): there, and where |g| |u| underflows,
+            # it is taken from the normalised vectors (0 for u = 0). A NaN gradient gives a
+            # NaN cosine and rate (`norms > 0` used to turn it into a cosine of 0).
+            unit = _unit(updates, g_norm), _unit(state.previous, u_norm)
+            unit_cos = jnp.real(optax.tree.vdot(*unit))
+            plain = dot / jnp.where(norms != 0, norms, 1)
+            fits = ~jnp.isinf(dot) & ~jnp.isinf(norms) & (norms != 0)
+            cosine = jnp.where(fits, plain, unit_cos)
             rate = state.learning_rate * (1 + hypergrad_lr * cosine)
         else:
             rate = state.learning_rate + hypergrad_lr * dot
@@ -80,12 +107,23 @@ def hypergradient(
         rate = rate.astype(state.learning_rate.dtype)
         u, inner = direction.update(updates, state.inner, params, **extra_args)
         out = jax.tree.map(lambda x: (-rate * x).astype(x.dtype), u)
-        return out, HypergradientState(rate, u, inner)
+        # u is copied: a direction may return its own state's buffer (momentum returns b),
+        # and two leaves of one state must not share a buffer, so that it can be donated.
+        return out, HypergradientState(rate, jax.tree.map(jnp.copy, u), inner)
 
     return optax.GradientTransformationExtraArgs(init, update)
 
 
 @copies_arrays
+@_checks.arguments(
+    learning_rate=_checks.NONNEGATIVE,
+    hypergrad_lr=_checks.NONNEGATIVE,
+    momentum=_checks.real(0, 1, open_high=True, optional=True),
+    dampening=_checks.real(0.0, 1.0),
+    weight_decay=_checks.real(0, optional=True),
+    min_lr=_checks.real(0, optional=True),
+    max_lr=_checks.real(0, optional=True),
+)
 def sgd_hd(
     learning_rate: ArrayLike,
     hypergrad_lr: ArrayLike = 1e-6,
@@ -122,6 +160,16 @@ def sgd_hd(
 
 
 @copies_arrays
+@_checks.arguments(
+    learning_rate=_checks.NONNEGATIVE,
+    hypergrad_lr=_checks.NONNEGATIVE,
+    b1=_checks.real(0, 1, open_high=True),
+    b2=_checks.real(0, 1, open_high=True),
+    eps=_checks.NONNEGATIVE,
+    weight_decay=_checks.real(0, optional=True),
+    min_lr=_checks.real(0, optional=True),
+    max_lr=_checks.real(0, optional=True),
+)
 def adam_hd(
     learning_rate: ArrayLike = 1e-3,
     hypergrad_lr: ArrayLike = 1e-8,

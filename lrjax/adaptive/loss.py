@@ -12,7 +12,7 @@ from jax.typing import ArrayLike
 
 from lrjax import _checks
 from lrjax._pytree import copies_arrays
-from lrjax.transforms.base import accepting_extra_args
+from lrjax.transforms.base import accepting_extra_args, tree_norm
 
 
 def _scale(updates: optax.Updates, factor: jax.Array) -> optax.Updates:
@@ -27,6 +27,7 @@ class ScaleByLossState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(delta=_checks.NONNEGATIVE)
 def scale_by_loss(delta: ArrayLike) -> optax.GradientTransformationExtraArgs:
     """Multiply the updates by ``1 / sqrt(1 + delta * loss)``, the loss given as ``value=``.
 
@@ -66,6 +67,14 @@ class StallState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(
+    factor=_checks.real(0, 1, open_high=True),
+    patience=_checks.integer(1),
+    threshold=_checks.NONNEGATIVE,
+    decay=_checks.real(0, 1, open_high=True),
+    cooldown=_checks.integer(0),
+    min_scale=_checks.NONNEGATIVE,
+)
 def decay_on_gradient_stall(
     factor: ArrayLike = 0.5,
     patience: ArrayLike = 10,
@@ -91,6 +100,10 @@ def decay_on_gradient_stall(
     gradient stops changing" (e.g. Lang, Xiao & Zhang, "Using statistics to automate
     stochastic optimization", NeurIPS 2019, which tests for stationarity instead). Every
     argument may be traced.
+
+    A NaN gradient entry makes a_t, the factor and so every later update NaN (wrap the
+    optimizer in ``optax.apply_if_finite`` to skip such steps); the norm itself does not
+    overflow for entries of 1e30 in float32.
     """
     _checks.between("factor", factor, 0.0, 1.0, open_high=True)
     _checks.at_least("patience", patience, 1)
@@ -107,7 +120,8 @@ def decay_on_gradient_stall(
 
     def update(updates, state, params=None):
         del params
-        norm = optax.tree.norm(updates).astype(state.norm_avg.dtype)
+        # the norm of gradients of 1e30 is finite in float32 although their squares are not
+        norm = tree_norm(updates).astype(state.norm_avg.dtype)
         first = state.count == 0
         avg = jnp.where(first, norm, decay * state.norm_avg + (1 - decay) * norm)
         change = jnp.abs(avg - state.norm_avg)
@@ -118,6 +132,10 @@ def decay_on_gradient_stall(
         k = jnp.where(cooling, 0, k)
         reduce = k >= patience
         scale = jnp.where(reduce, jnp.maximum(state.scale * factor, min_scale), state.scale)
+        # A NaN gradient makes the average NaN for good, and `change < ...` is then never
+        # true: the stall test would stop, silently. The factor becomes NaN instead, so the
+        # later updates show it, as a NaN in the other methods' state reaches theirs.
+        scale = jnp.where(jnp.isnan(avg), avg, scale)
         new_state = StallState(
             avg.astype(state.norm_avg.dtype),
             jnp.where(reduce, 0, k).astype(jnp.int32),

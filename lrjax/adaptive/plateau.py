@@ -33,6 +33,15 @@ class PlateauState(NamedTuple):
     count: jax.Array
 
 
+@_checks.arguments(
+    base_lr=_checks.NONNEGATIVE,
+    factor=_checks.real(0, 1, open_high=True),
+    patience=_checks.integer(0),
+    threshold=_checks.NONNEGATIVE,
+    cooldown=_checks.integer(0),
+    min_lr=_checks.NONNEGATIVE,
+    eps=_checks.NONNEGATIVE,
+)
 class ReduceOnPlateau(Pytree):
     """A pure controller: ``init()``, ``step(state, metric)``, ``lr(state)``.
 
@@ -151,6 +160,15 @@ class ReduceOnPlateauState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(
+    factor=_checks.real(0, 1, open_high=True),
+    patience=_checks.integer(0),
+    threshold=_checks.NONNEGATIVE,
+    cooldown=_checks.integer(0),
+    min_scale=_checks.NONNEGATIVE,
+    eps=_checks.NONNEGATIVE,
+    accumulation_size=_checks.integer(1),
+)
 def reduce_on_plateau(
     factor: ArrayLike = 0.1,
     patience: ArrayLike = 10,

@@ -40,6 +40,17 @@ class ProdigyState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(
+    learning_rate=_checks.real(0, open_low=True, schedule=True),
+    b1=_checks.real(0, 1, open_high=True),
+    b2=_checks.real(0, 1, open_high=True),
+    b3=_checks.real(0, 1, open_high=True, optional=True),
+    eps=_checks.POSITIVE,
+    weight_decay=_checks.NONNEGATIVE,
+    d0=_checks.POSITIVE,
+    d_coef=_checks.POSITIVE,
+    growth_rate=_checks.real(1, finite=False),
+)
 def prodigy(
     learning_rate: Hyper = 1.0,
     b1: ArrayLike = 0.9,
@@ -70,6 +81,9 @@ def prodigy(
 
     The inner products and norms run over the whole tree (one d for all parameters). When
     every gradient is zero (|s|₁ = 0) no step is taken and d stays, as in the reference.
+    A NaN gradient entry gives NaN updates and a NaN state (d included), as optax's
+    ``contrib.prodigy``; wrap the optimizer in ``optax.apply_if_finite`` to skip such
+    steps. (Before, NaN made |s|₁ > 0 false: d and the params froze for good, silently.)
     Keep ``learning_rate`` at 1 and tune ``d_coef`` (the reference README); a schedule on
     ``learning_rate`` multiplies the estimated rate.
 
@@ -126,7 +140,7 @@ def prodigy(
             lambda s, g: beta3 * s + scale * (d if safeguard_warmup else dlr) * g, state.s, g
         )
         denom = tree_sum(jnp.abs, s)
-        step = denom > 0
+        step = denom != 0  # not `denom > 0`: a NaN |s|₁ steps, so NaN reaches d and updates
         d_hat = d_coef * numerator / jnp.where(step, denom, 1)
         d_new = jnp.where(d == d0, jnp.maximum(d, d_hat), d)
         d_max = jnp.maximum(state.d_max, d_hat)

@@ -28,7 +28,19 @@ class ScheduleFreeState(NamedTuple):
         return self.learning_rate
 
 
+# The arguments schedule_free and its two ready forms share.
+_SCHEDULE_FREE = {
+    "learning_rate": _checks.RATE,
+    "b1": _checks.real(0, 1, open_low=True, open_high=True),
+    "warmup_steps": _checks.integer(0),
+    "r": _checks.FINITE,
+    "weight_lr_power": _checks.FINITE,
+    "weight_decay": _checks.NONNEGATIVE,
+}
+
+
 @copies_arrays
+@_checks.arguments(**_SCHEDULE_FREE)
 def schedule_free(
     direction: optax.GradientTransformation,
     learning_rate: Hyper,
@@ -131,6 +143,7 @@ def eval_params(state: optax.OptState, params: optax.Params) -> optax.Params:
 
 
 @copies_arrays
+@_checks.arguments(**_SCHEDULE_FREE)
 def schedule_free_sgd(
     learning_rate: Hyper = 1.0,
     b1: ArrayLike = 0.9,
@@ -159,6 +172,11 @@ def schedule_free_sgd(
 
 
 @copies_arrays
+@_checks.arguments(
+    **_SCHEDULE_FREE,
+    b2=_checks.real(0, 1, open_high=True),
+    eps=_checks.NONNEGATIVE,
+)
 def schedule_free_adamw(
     learning_rate: Hyper = 0.0025,
     b1: ArrayLike = 0.9,

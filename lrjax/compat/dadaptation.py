@@ -18,7 +18,27 @@ __all__ = ["DAdaptAdaGrad", "DAdaptAdam", "DAdaptSGD"]
 
 _INF = float("inf")
 
+# The ranges of the native optimizers (dadaptation itself checks only lr, eps and the
+# betas, >= 0), under the package's names; betas, a pair, is checked in the body.
+_COMMON = dict(
+    lr=_checks.real(0, open_low=True, schedule=True),
+    weight_decay=_checks.NONNEGATIVE,
+    log_every=_checks.START,
+    d0=_checks.POSITIVE,
+    growth_rate=_checks.real(1, finite=False),
+)
+_MOMENTUM = _checks.real(0, 1, open_high=True)
 
+
+def _betas(betas) -> tuple:
+    """The two betas; an entry that is not a number (a bool) is a `TypeError`."""
+    b1, b2 = _checks.pair("betas", betas)
+    _checks.numeric("betas[0]", b1)
+    _checks.numeric("betas[1]", b2)
+    return b1, b2
+
+
+@_checks.arguments(**_COMMON, eps=_checks.NONNEGATIVE)
 def DAdaptAdam(
     lr: Hyper = 1.0,
     betas: Sequence[ArrayLike] = (0.9, 0.999),
@@ -33,7 +53,7 @@ def DAdaptAdam(
 ) -> optax.GradientTransformation:
     """``dadaptation.DAdaptAdam``: see `lrjax.adaptive.dadapt_adam`."""
     del log_every, fsdp_in_use
-    b1, b2 = _checks.pair("betas", betas)
+    b1, b2 = _betas(betas)
     with _checks.renamed(learning_rate="lr", b1="betas[0]", b2="betas[1]"):
         return dadapt_adam(
             lr,
@@ -48,6 +68,7 @@ def DAdaptAdam(
         )
 
 
+@_checks.arguments(**_COMMON, momentum=_MOMENTUM)
 def DAdaptSGD(
     lr: Hyper = 1.0,
     momentum: ArrayLike = 0.0,
@@ -63,6 +84,7 @@ def DAdaptSGD(
         return dadapt_sgd(lr, momentum, weight_decay=weight_decay, d0=d0, growth_rate=growth_rate)
 
 
+@_checks.arguments(**_COMMON, momentum=_MOMENTUM, eps=_checks.POSITIVE)
 def DAdaptAdaGrad(
     lr: Hyper = 1.0,
     momentum: ArrayLike = 0,

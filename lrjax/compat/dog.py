@@ -14,7 +14,18 @@ from lrjax.transforms.base import Hyper
 
 __all__ = ["DoG", "LDoG", "PolynomialDecayAverager"]
 
+# dog's checks (lr > 0, reps_rel > 0, init_eta > 0, weight_decay >= 0) and the native
+# eps > 0, under dog's names.
+_DOG = dict(
+    reps_rel=_checks.POSITIVE,
+    lr=_checks.real(0, open_low=True, schedule=True),
+    weight_decay=_checks.NONNEGATIVE,
+    eps=_checks.POSITIVE,
+    init_eta=_checks.real(0, open_low=True, optional=True),
+)
 
+
+@_checks.arguments(**_DOG)
 def DoG(
     reps_rel: ArrayLike = 1e-6,
     lr: Hyper = 1.0,
@@ -27,6 +38,7 @@ def DoG(
         return dog(lr, reps_rel, eps, weight_decay=weight_decay, init_eta=init_eta)
 
 
+@_checks.arguments(**_DOG)
 def LDoG(
     reps_rel: ArrayLike = 1e-6,
     lr: Hyper = 1.0,
@@ -39,6 +51,7 @@ def LDoG(
         return dog(lr, reps_rel, eps, weight_decay=weight_decay, init_eta=init_eta, layerwise=True)
 
 
+@_checks.arguments(gamma=_checks.NONNEGATIVE)
 def PolynomialDecayAverager(
     optimizer: optax.GradientTransformation, gamma: ArrayLike = 8
 ) -> optax.GradientTransformation:

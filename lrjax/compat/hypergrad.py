@@ -18,7 +18,16 @@ from lrjax.adaptive.hypergradient import adam_hd, sgd_hd
 
 __all__ = ["SGDHD", "AdamHD"]
 
+# The reference's checks (torch's SGD and Adam: lr, weight_decay >= 0) and the native
+# ranges, under the reference's names; betas, a pair, is checked in the body.
+_COMMON = dict(
+    lr=_checks.NONNEGATIVE, weight_decay=_checks.NONNEGATIVE, hypergrad_lr=_checks.NONNEGATIVE
+)
 
+
+@_checks.arguments(
+    **_COMMON, momentum=_checks.real(0, 1, open_high=True), dampening=_checks.real(0.0, 1.0)
+)
 def SGDHD(
     lr: ArrayLike,
     momentum: ArrayLike = 0,
@@ -43,6 +52,7 @@ def SGDHD(
         )
 
 
+@_checks.arguments(**_COMMON, eps=_checks.NONNEGATIVE)
 def AdamHD(
     lr: ArrayLike = 1e-3,
     betas: Sequence[ArrayLike] = (0.9, 0.999),
@@ -52,5 +62,7 @@ def AdamHD(
 ) -> optax.GradientTransformation:
     """``hypergrad.AdamHD``: Adam (ε on the uncorrected root) with a hypergradient rate."""
     b1, b2 = _checks.pair("betas", betas)
+    _checks.numeric("betas[0]", b1)  # a bool is a TypeError naming the entry
+    _checks.numeric("betas[1]", b2)
     with _checks.renamed(learning_rate="lr", b1="betas[0]", b2="betas[1]"):
         return adam_hd(lr, hypergrad_lr, b1, b2, eps, weight_decay=weight_decay)

@@ -36,7 +36,14 @@ __all__ = [
     "PolynomialDecay",
 ]
 
+# Keras checks almost nothing; the declarations are the ranges its formulas need (those of
+# the native schedules), under Keras' names: rates >= 0, numbers of steps > 0.
+_RATE = _checks.NONNEGATIVE
 
+
+@_checks.arguments(
+    initial_learning_rate=_RATE, decay_steps=_checks.POSITIVE, decay_rate=_checks.NONNEGATIVE
+)
 def ExponentialDecay(
     initial_learning_rate: ArrayLike,
     decay_steps: ArrayLike,
@@ -51,6 +58,7 @@ def ExponentialDecay(
         )
 
 
+@_checks.arguments(boundaries=_checks.real(shape="vector"), values=_checks.real(0, shape="vector"))
 def PiecewiseConstantDecay(
     boundaries: ArrayLike, values: ArrayLike, name: str | None = None
 ) -> Schedule:
@@ -58,6 +66,12 @@ def PiecewiseConstantDecay(
     return piecewise_constant(boundaries, values, side="left")
 
 
+@_checks.arguments(
+    initial_learning_rate=_RATE,
+    decay_steps=_checks.STEPS,
+    end_learning_rate=_RATE,
+    power=_checks.POSITIVE,
+)
 def PolynomialDecay(
     initial_learning_rate: ArrayLike,
     decay_steps: ArrayLike,
@@ -74,6 +88,9 @@ def PolynomialDecay(
         )
 
 
+@_checks.arguments(
+    initial_learning_rate=_RATE, decay_steps=_checks.POSITIVE, decay_rate=_checks.NONNEGATIVE
+)
 def InverseTimeDecay(
     initial_learning_rate: ArrayLike,
     decay_steps: ArrayLike,
@@ -88,6 +105,13 @@ def InverseTimeDecay(
         )
 
 
+@_checks.arguments(
+    initial_learning_rate=_RATE,
+    decay_steps=_checks.STEPS,
+    alpha=_checks.real(0.0, 1.0),
+    warmup_target=_checks.real(0, optional=True),
+    warmup_steps=_checks.START,
+)
 def CosineDecay(
     initial_learning_rate: ArrayLike,
     decay_steps: ArrayLike,
@@ -102,14 +126,23 @@ def CosineDecay(
     ignored (as in Keras). With it, the rate rises linearly from ``initial_learning_rate`` to
     ``warmup_target`` over ``warmup_steps``, then the cosine starts from ``warmup_target``.
     """
-    names = dict(peak="initial_learning_rate", steps="warmup_steps", init="initial_learning_rate")
-    with _checks.renamed(**names):
-        if warmup_target is None:
+    if warmup_target is None:
+        with _checks.renamed(peak="initial_learning_rate"):
             return cosine_decay(initial_learning_rate, decay_steps, alpha=alpha)
+    # the cosine's peak and the warmup's target are warmup_target, its start the initial rate
+    names = dict(peak="warmup_target", target="warmup_target", init="initial_learning_rate")
+    with _checks.renamed(steps="warmup_steps", **names):
         decay = cosine_decay(warmup_target, decay_steps, alpha=alpha)
         return warmup(decay, warmup_steps, init=initial_learning_rate, target=warmup_target)
 
 
+@_checks.arguments(
+    initial_learning_rate=_RATE,
+    first_decay_steps=_checks.POSITIVE,
+    t_mul=_checks.real(1),
+    m_mul=_checks.NONNEGATIVE,
+    alpha=_checks.NONNEGATIVE,
+)
 def CosineDecayRestarts(
     initial_learning_rate: ArrayLike,
     first_decay_steps: ArrayLike,

@@ -15,6 +15,18 @@ from lrjax.transforms.base import Hyper
 __all__ = ["Prodigy"]
 
 
+# prodigyopt's checks (lr, eps, d0 > 0) and the native ranges, under prodigyopt's names;
+# betas, a pair, is checked in the body.
+@_checks.arguments(
+    lr=_checks.real(0, open_low=True, schedule=True),
+    beta3=_checks.real(0, 1, open_high=True, optional=True),
+    eps=_checks.POSITIVE,
+    weight_decay=_checks.NONNEGATIVE,
+    d0=_checks.POSITIVE,
+    d_coef=_checks.POSITIVE,
+    growth_rate=_checks.real(1, finite=False),
+    slice_p=_checks.integer(1),
+)
 def Prodigy(
     lr: Hyper = 1.0,
     betas: Sequence[ArrayLike] = (0.9, 0.999),
@@ -36,6 +48,8 @@ def Prodigy(
     if slice_p != 1:
         raise ValueError(f"slice_p must be 1 (lrjax keeps full statistics), got {slice_p!r}")
     b1, b2 = _checks.pair("betas", betas)
+    _checks.numeric("betas[0]", b1)  # a bool is a TypeError naming the entry
+    _checks.numeric("betas[1]", b2)
     names = {"learning_rate": "lr", "b1": "betas[0]", "b2": "betas[1]", "b3": "beta3"}
     with _checks.renamed(**names):
         return prodigy(

@@ -28,7 +28,18 @@ __all__ = [
 
 _NAMES = {"learning_rate": "lr", "b1": "momentum"}
 
+# schedulefree's checks (lr >= 0, weight_decay >= 0, momentum in (0, 1)) and the native
+# ranges, under the package's names; betas, a pair, is checked in the body.
+_COMMON = dict(
+    lr=_checks.RATE,
+    weight_decay=_checks.NONNEGATIVE,
+    warmup_steps=_checks.START,
+    r=_checks.FINITE,
+    weight_lr_power=_checks.FINITE,
+)
 
+
+@_checks.arguments(**_COMMON, momentum=_checks.real(0, 1, open_low=True, open_high=True))
 def SGDScheduleFree(
     lr: Hyper = 1.0,
     momentum: ArrayLike = 0.9,
@@ -54,6 +65,7 @@ def SGDScheduleFree(
 SGDScheduleFreeReference = SGDScheduleFree
 
 
+@_checks.arguments(**_COMMON, eps=_checks.NONNEGATIVE)
 def AdamWScheduleFree(
     lr: Hyper = 0.0025,
     betas: Sequence[ArrayLike] = (0.9, 0.999),
@@ -70,6 +82,8 @@ def AdamWScheduleFree(
     ``decay_at_z``): see `lrjax.adaptive.schedule_free_adamw`."""
     del foreach
     b1, b2 = _checks.pair("betas", betas)
+    _checks.numeric("betas[0]", b1)  # a bool is a TypeError naming the entry
+    _checks.numeric("betas[1]", b2)
     with _checks.renamed(learning_rate="lr", b1="betas[0]", b2="betas[1]"):
         return schedule_free_adamw(
             lr,

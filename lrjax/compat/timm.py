@@ -50,6 +50,27 @@ __all__ = [
 
 NoiseRange = int | Sequence[int] | None
 
+# What every timm scheduler declares: its own asserts (t_initial > 0, lr_min >= 0,
+# warmup_t >= 0, warmup_lr_init >= 0) and the ranges its formulas need, under timm's names.
+_RATE = _checks.NONNEGATIVE
+_WARMUP_AND_NOISE = dict(
+    warmup_t=_checks.START,
+    warmup_lr_init=_RATE,
+    noise_pct=_checks.real(0.0, 1.0, open_low=True),
+    noise_std=_checks.POSITIVE,
+    noise_seed=_checks.integer(0),
+)
+_CYCLES = dict(
+    base_lr=_RATE,
+    t_initial=_checks.POSITIVE,
+    lr_min=_RATE,
+    cycle_mul=_checks.real(1),
+    cycle_decay=_checks.NONNEGATIVE,
+    cycle_limit=_checks.integer(0),
+    **_WARMUP_AND_NOISE,
+)
+_K_DECAY = _checks.real(0, open_low=True, optional=True)
+
 
 def _finish(
     main: Schedule,
@@ -96,6 +117,7 @@ def _cycles(
         )
 
 
+@_checks.arguments(**_CYCLES, k_decay=_K_DECAY)
 def CosineLRScheduler(
     base_lr: ArrayLike,
     t_initial: ArrayLike,
@@ -121,6 +143,7 @@ def CosineLRScheduler(
     )  # fmt: skip
 
 
+@_checks.arguments(**_CYCLES, lb=_checks.FINITE, ub=_checks.FINITE)
 def TanhLRScheduler(
     base_lr: ArrayLike,
     t_initial: ArrayLike,
@@ -150,6 +173,7 @@ def TanhLRScheduler(
     )  # fmt: skip
 
 
+@_checks.arguments(**_CYCLES, power=_checks.POSITIVE, k_decay=_K_DECAY)
 def PolyLRScheduler(
     base_lr: ArrayLike,
     t_initial: ArrayLike,
@@ -177,6 +201,9 @@ def PolyLRScheduler(
     )  # fmt: skip
 
 
+@_checks.arguments(
+    base_lr=_RATE, decay_t=_checks.POSITIVE, decay_rate=_checks.NONNEGATIVE, **_WARMUP_AND_NOISE
+)
 def StepLRScheduler(
     base_lr: ArrayLike,
     decay_t: ArrayLike,
@@ -199,6 +226,12 @@ def StepLRScheduler(
     )  # fmt: skip
 
 
+@_checks.arguments(
+    base_lr=_RATE,
+    decay_t=_checks.integer(0, shape="vector"),
+    decay_rate=_checks.NONNEGATIVE,
+    **_WARMUP_AND_NOISE,
+)
 def MultiStepLRScheduler(
     base_lr: ArrayLike,
     decay_t: ArrayLike,
@@ -227,6 +260,7 @@ class PlateauState(NamedTuple):
     epoch: jax.Array  # int32 epochs stepped
 
 
+@_checks.arguments(warmup_t=_checks.START, warmup_lr_init=_RATE)
 class TimmPlateau(Pytree):
     """``timm.scheduler.PlateauLRScheduler`` (noise aside) as a pure controller; build it
     with `PlateauLRScheduler`.
@@ -265,6 +299,16 @@ class TimmPlateau(Pytree):
         return state.plateau.lr
 
 
+@_checks.arguments(
+    base_lr=_RATE,
+    decay_rate=_checks.real(0, 1, open_high=True),
+    patience_t=_checks.integer(0),
+    threshold=_checks.NONNEGATIVE,
+    cooldown_t=_checks.integer(0),
+    warmup_t=_checks.START,
+    warmup_lr_init=_RATE,
+    lr_min=_RATE,
+)
 def PlateauLRScheduler(
     base_lr: ArrayLike,
     decay_rate: ArrayLike = 0.1,
@@ -292,6 +336,4 @@ def PlateauLRScheduler(
             threshold_mode="rel",
             signed_rel=True,
         )
-    _checks.nonnegative("warmup_t", warmup_t)
-    _checks.nonnegative("warmup_lr_init", warmup_lr_init)
     return TimmPlateau(plateau, warmup_t, warmup_lr_init)

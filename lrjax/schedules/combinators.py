@@ -15,6 +15,9 @@ from lrjax import _checks
 from lrjax.schedules.base import Schedule, anneal, as_array, static
 
 
+@_checks.arguments(
+    steps=_checks.START, init=_checks.NONNEGATIVE, target=_checks.real(0, optional=True)
+)
 class warmup(Schedule):
     """Ramp from ``init`` to ``target`` over ``steps``, then follow ``schedule``.
 
@@ -44,9 +47,6 @@ class warmup(Schedule):
     shift: bool = static(True)
 
     def __post_init__(self):
-        _checks.nonnegative("steps", self.steps)
-        _checks.finite("init", self.init)
-        _checks.finite("target", self.target)
         _checks.one_of("shape", self.shape, ("linear", "cosine", "exponential"))
         if self.shape == "exponential":
             _checks.positive("init", self.init)
@@ -61,6 +61,7 @@ class warmup(Schedule):
         return jnp.where(step < self.steps, ramp, after)
 
 
+@_checks.arguments(boundaries=_checks.integer(0, shape="vector"))
 class join(Schedule):
     """Follow ``schedules[i]`` for ``boundaries[i-1] <= k < boundaries[i]``.
 
@@ -88,7 +89,6 @@ class join(Schedule):
         if len(restart) != n:
             raise ValueError(f"restart must be a bool or {n} bools, got {self.restart!r}")
         object.__setattr__(self, "restart", restart)
-        _checks.nonnegative("boundaries", self.boundaries)
         _checks.nondecreasing("boundaries", self.boundaries)
 
     def _value(self, step, dtype):
@@ -104,6 +104,7 @@ class join(Schedule):
         return value
 
 
+@_checks.arguments(floor=_checks.real(0, optional=True), ceiling=_checks.real(0, optional=True))
 class clip(Schedule):
     """lr(k) = min(max(schedule(k), floor), ceiling); either bound may be None.
 
@@ -116,8 +117,6 @@ class clip(Schedule):
     ceiling: ArrayLike | None = None
 
     def __post_init__(self):
-        _checks.finite("floor", self.floor)
-        _checks.finite("ceiling", self.ceiling)
         if self.floor is not None and self.ceiling is not None:
             lo, hi = _checks.concrete(self.floor), _checks.concrete(self.ceiling)
             if lo is not None and hi is not None and not lo <= hi:
@@ -132,14 +131,12 @@ class clip(Schedule):
         return value
 
 
+@_checks.arguments(factor=_checks.NONNEGATIVE)
 class scale(Schedule):
     """lr(k) = factor * schedule(k)."""
 
     schedule: Schedule
     factor: ArrayLike
-
-    def __post_init__(self):
-        _checks.finite("factor", self.factor)
 
     def _value(self, step, dtype):
         return self.factor * self.schedule(step).astype(dtype)
@@ -166,6 +163,7 @@ class product(Schedule):
         return out
 
 
+@_checks.arguments(index=_checks.integer(0))
 class switch(Schedule):
     """lr(k) = schedules[index](k), with ``index`` an integer that may be traced.
 
@@ -197,6 +195,7 @@ class switch(Schedule):
         return lax.switch(index, branches, step)
 
 
+@_checks.arguments(fn=_checks.function())
 class from_fn(Schedule):
     """lr(k) = fn(k, **params) for a jax-traceable ``fn``.
 
@@ -212,19 +211,61 @@ class from_fn(Schedule):
         return jnp.asarray(self.fn(step, **(self.params or {})), dtype)
 
 
+REPLAY_LIMIT = 2**32
+"""The largest step that a step-by-step replay (`multiplicative`, and the PyTorch
+``ChainedScheduler`` and ``SequentialLR`` recursions) evaluates. A replay costs one loop
+iteration per step, a few nanoseconds each on a CPU core: 2**32 steps take seconds to a
+minute, 2**40 would take hours."""
+
+
+def replay(step: jax.Array, one: Callable[[jax.Array], jax.Array], name: str) -> jax.Array:
+    """``one(k)`` for every entry k of the non-negative ``step``, with k in an integer type
+    that holds it, so that a loop of k iterations never wraps.
+
+    An integer step keeps its type (int64 under ``jax_enable_x64``: a cast to int32 would
+    turn 2**31 + j into a negative count and skip the loop). A float step is floored into
+    the default integer type. A step beyond `REPLAY_LIMIT` (or beyond that integer type) is
+    not replayed: a concrete one raises `ValueError` naming ``name``; a traced one gives NaN
+    there, its loop skipped (a traced value cannot raise).
+    """
+    if jnp.issubdtype(step.dtype, jnp.integer):
+        index = step.dtype
+        beyond = step > min(REPLAY_LIMIT, jnp.iinfo(index).max)
+    else:
+        index = jax.dtypes.canonicalize_dtype(jnp.int64)
+        # The bound must be a float that the comparison holds exactly: 2**31 (exclusive)
+        # for an int32 count, REPLAY_LIMIT (a power of two) for an int64 one.
+        whole = jnp.floor(step)
+        if jnp.iinfo(index).max > REPLAY_LIMIT:
+            beyond = ~(whole <= REPLAY_LIMIT)  # NaN is beyond too
+        else:
+            beyond = ~(whole < 2.0 ** (jnp.iinfo(index).bits - 1))
+    if not isinstance(beyond, jax.core.Tracer) and bool(jnp.any(beyond)):
+        raise ValueError(
+            f"step {step.max()} is beyond the {REPLAY_LIMIT} (2**32) steps that {name} "
+            "replays: it applies one factor per step, so evaluation costs O(step), and a "
+            "larger step would run for hours; use a closed-form schedule instead (a "
+            "constant factor is exponential_decay)"
+        )
+    k = jnp.where(beyond, 0, step).astype(index)
+    values = jax.vmap(one)(jnp.ravel(k)).reshape(step.shape)
+    return jnp.where(beyond, jnp.nan, values)
+
+
+@_checks.arguments(init=_checks.NONNEGATIVE, factor=_checks.function())
 class multiplicative(Schedule):
     """lr(k) = init * factor(1) * factor(2) * ... * factor(k), for a jax-traceable ``factor``.
 
     PyTorch ``MultiplicativeLR``: the first factor applies at k = 1, and ``factor(0)`` is
     never used. The product is accumulated left to right as PyTorch does, in a loop of k
-    iterations, so evaluation costs O(k); prefer a closed form where one exists.
+    iterations, so evaluation costs O(k); prefer a closed form where one exists. The loop
+    counts in the step's integer type (``factor`` sees int64 steps under x64). Steps beyond
+    `REPLAY_LIMIT` (2**32) are not replayed: a concrete one raises `ValueError`, a traced
+    one gives NaN.
     """
 
     init: ArrayLike
     factor: Callable[[jax.Array], jax.Array] = static()
-
-    def __post_init__(self):
-        _checks.finite("init", self.init)
 
     def _needs_exact_step(self) -> bool:
         return True  # it replays every step
@@ -234,5 +275,4 @@ class multiplicative(Schedule):
             body = lambda j, acc: acc * jnp.asarray(self.factor(j), dtype)  # noqa: E731
             return lax.fori_loop(1, k + 1, body, jnp.asarray(self.init, dtype))
 
-        flat = jnp.ravel(step).astype(jnp.int32)
-        return jax.vmap(one)(flat).reshape(step.shape)
+        return replay(step, one, "multiplicative")

@@ -17,9 +17,11 @@ from lrjax.schedules.decay import interpolate
 def geometric_cycle(step, period, mult):
     """Locate ``step`` in cycles of lengths period, period * mult, period * mult**2, ...
 
-    Returns ``(n, t, length)``: the 0-based cycle index (int32), the steps since that
-    cycle began, and its length (saturated at the integer type's maximum). Cycle n starts
-    at ``period * (mult**n - 1) / (mult - 1)``.
+    Returns ``(n, t, length)``: the 0-based cycle index, the steps since that cycle began,
+    and its length (saturated at the integer type's maximum). Cycle n starts at
+    ``period * (mult**n - 1) / (mult - 1)``. ``n`` has the inputs' integer type (int64
+    for an int64 step under x64, so it does not wrap at 2**31); for a float step or period
+    it is the default integer type, saturated at 2**30 (2**62 under x64).
     Found by walking the cycle starts with exact arithmetic (integer when the inputs are
     integers; lengths saturate instead of overflowing), never by a float ``log``, so a
     restart step always opens the new cycle. The walk takes log_mult(step / period)
@@ -29,7 +31,12 @@ def geometric_cycle(step, period, mult):
     step, period, mult = (jnp.asarray(x, dtype) for x in (step, period, mult))
     shape = jnp.broadcast_shapes(step.shape, period.shape, mult.shape)
     geometric = mult > 1
-    if jnp.issubdtype(dtype, jnp.integer):
+    integer = jnp.issubdtype(dtype, jnp.integer)
+    # The index counts in the step's own integer type: an int32 index wraps at 2**31
+    # cycles, which int64 steps reach (step 2**40 of period 10 is in cycle ~2**36.7), and
+    # a wrapped, negative index makes decay**n overflow to inf.
+    index = dtype if integer else jax.dtypes.canonicalize_dtype(jnp.int64)
+    if integer:
         top = jnp.iinfo(dtype).max
 
         def grow(length):
@@ -50,12 +57,17 @@ def geometric_cycle(step, period, mult):
 
     def equal(_):
         whole = jnp.floor_divide(step, jnp.where(period > 0, period, 1))
-        out = whole.astype(jnp.int32), step - whole * period, period
+        n = whole
+        if not integer:
+            # A float quotient may exceed the index type; saturate it at a power of two
+            # that every float type holds exactly, instead of an out-of-range cast.
+            n = jnp.minimum(whole, 2 ** (jnp.iinfo(index).bits - 2)).astype(index)
+        out = n, step - whole * period, period
         return tuple(jnp.broadcast_to(x, shape) for x in out)
 
     def walk(_):
         first = (
-            jnp.zeros(shape, jnp.int32),
+            jnp.zeros(shape, index),
             jnp.zeros(shape, dtype),
             jnp.broadcast_to(period, shape),
         )
@@ -68,6 +80,15 @@ def geometric_cycle(step, period, mult):
     return lax.cond(jnp.any(geometric), walk, equal, None)
 
 
+@_checks.arguments(
+    peak=_checks.NONNEGATIVE,
+    period=_checks.POSITIVE,
+    mult=_checks.real(1),
+    final=_checks.NONNEGATIVE,
+    decay=_checks.NONNEGATIVE,
+    cycles=_checks.integer(0, optional=True),
+    k_decay=_checks.real(0, open_low=True, optional=True),
+)
 class warm_restarts(Schedule):
     """Stochastic gradient descent with warm restarts (SGDR, Loshchilov & Hutter 2017).
 
@@ -99,13 +120,6 @@ class warm_restarts(Schedule):
     decay_mode: str = static("peak")
 
     def __post_init__(self):
-        _checks.finite("peak", self.peak)
-        _checks.positive("period", self.period)
-        _checks.at_least("mult", self.mult, 1)
-        _checks.finite("final", self.final)
-        _checks.nonnegative("decay", self.decay)
-        _checks.nonnegative("cycles", self.cycles)
-        _checks.positive("k_decay", self.k_decay)
         _checks.one_of("decay_mode", self.decay_mode, ("peak", "amplitude"))
 
     def _needs_exact_step(self) -> bool:
@@ -141,6 +155,16 @@ _SCALES = {
 }
 
 
+@_checks.arguments(
+    low=_checks.NONNEGATIVE,
+    high=_checks.NONNEGATIVE,
+    up_steps=_checks.POSITIVE,
+    down_steps=_checks.real(0, open_low=True, optional=True),
+    gamma=_checks.real(0.0, 1.0, open_low=True),
+    base_momentum=_checks.real(0.0, 1.0),
+    max_momentum=_checks.real(0.0, 1.0),
+    scale_fn=_checks.function(optional=True),
+)
 class cyclic(Schedule):
     """Cyclical learning rate (CLR; Smith 2017, "Cyclical Learning Rates for Training Neural
     Networks").
@@ -174,13 +198,6 @@ class cyclic(Schedule):
     def __post_init__(self):
         if self.down_steps is None:
             object.__setattr__(self, "down_steps", self.up_steps)
-        _checks.finite("low", self.low)
-        _checks.finite("high", self.high)
-        _checks.positive("up_steps", self.up_steps)
-        _checks.positive("down_steps", self.down_steps)
-        _checks.positive("gamma", self.gamma)
-        _checks.between("base_momentum", self.base_momentum, 0.0, 1.0)
-        _checks.between("max_momentum", self.max_momentum, 0.0, 1.0)
         _checks.one_of("mode", self.mode, tuple(_SCALES))
         _checks.one_of("scale_mode", self.scale_mode, ("cycle", "iterations"))
 
@@ -199,7 +216,10 @@ class cyclic(Schedule):
             scale = _SCALES["exp_range"](step.astype(dtype), self.gamma)
         else:
             scale = _SCALES[self.mode]((cycle + 1).astype(dtype), self.gamma)
-        return self.low + (self.high - self.low) * s * scale
+        # At the foot of a cycle (s = 0) the rate is `low` whatever the scale: a growing
+        # exp_range scale (gamma > 1, which torch accepts) overflows to inf, and 0 * inf
+        # would be NaN; elsewhere an overflowed scale gives inf, not NaN.
+        return self.low + (self.high - self.low) * jnp.where(s == 0, 0, s * scale)
 
     @property
     def momentum(self) -> cyclic | None:
@@ -209,6 +229,15 @@ class cyclic(Schedule):
         return self._derived(low=self.max_momentum, high=self.base_momentum)
 
 
+@_checks.arguments(
+    peak=_checks.NONNEGATIVE,
+    total_steps=_checks.STEPS,
+    pct_start=_checks.real(0.0, 1.0),
+    div_factor=_checks.POSITIVE,
+    final_div_factor=_checks.POSITIVE,
+    base_momentum=_checks.real(0.0, 1.0),
+    max_momentum=_checks.real(0.0, 1.0),
+)
 class one_cycle(Schedule):
     """The 1cycle policy (Smith & Topin 2019), with PyTorch ``OneCycleLR``'s phases.
 
@@ -239,13 +268,6 @@ class one_cycle(Schedule):
     which: str = static("lr")
 
     def __post_init__(self):
-        _checks.finite("peak", self.peak)
-        _checks.positive("total_steps", self.total_steps)
-        _checks.between("pct_start", self.pct_start, 0.0, 1.0)
-        _checks.positive("div_factor", self.div_factor)
-        _checks.positive("final_div_factor", self.final_div_factor)
-        _checks.between("base_momentum", self.base_momentum, 0.0, 1.0)
-        _checks.between("max_momentum", self.max_momentum, 0.0, 1.0)
         _checks.one_of("anneal", self.anneal, ("cosine", "linear"))
         _checks.one_of("which", self.which, ("lr", "momentum"))
 

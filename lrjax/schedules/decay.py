@@ -28,6 +28,7 @@ def _progress(step, begin, steps, staircase: bool, dtype):
     return t.astype(dtype) / steps
 
 
+@_checks.arguments(value=_checks.NONNEGATIVE)
 class constant(Schedule):
     """lr(k) = value.
 
@@ -38,13 +39,11 @@ class constant(Schedule):
 
     value: ArrayLike
 
-    def __post_init__(self):
-        _checks.finite("value", self.value)
-
     def _value(self, step, dtype):
         return jnp.zeros(step.shape, dtype) + self.value
 
 
+@_checks.arguments(init=_checks.NONNEGATIVE, factor=_checks.NONNEGATIVE, every=_checks.POSITIVE)
 class step_decay(Schedule):
     """lr(k) = init * factor ** floor(k / every).
 
@@ -57,15 +56,15 @@ class step_decay(Schedule):
     factor: ArrayLike
     every: ArrayLike
 
-    def __post_init__(self):
-        _checks.finite("init", self.init)
-        _checks.nonnegative("factor", self.factor)
-        _checks.positive("every", self.every)
-
     def _value(self, step, dtype):
         return self.init * jnp.asarray(self.factor, dtype) ** jnp.floor_divide(step, self.every)
 
 
+@_checks.arguments(
+    init=_checks.NONNEGATIVE,
+    milestones=_checks.integer(0, shape="vector"),
+    factor=_checks.NONNEGATIVE,
+)
 class multi_step(Schedule):
     """lr(k) = init * factor ** #{m in milestones : m <= k}.
 
@@ -79,15 +78,13 @@ class multi_step(Schedule):
 
     def __post_init__(self):
         object.__setattr__(self, "milestones", as_array(self.milestones))
-        _checks.finite("init", self.init)
-        _checks.nonnegative("milestones", self.milestones)
-        _checks.nonnegative("factor", self.factor)
 
     def _value(self, step, dtype):
         passed = jnp.sum(step[..., None] >= self.milestones, axis=-1)
         return self.init * jnp.asarray(self.factor, dtype) ** passed
 
 
+@_checks.arguments(boundaries=_checks.real(shape="vector"), values=_checks.real(0, shape="vector"))
 class piecewise_constant(Schedule):
     """lr(k) = values[i] where i counts the boundaries already passed.
 
@@ -112,7 +109,6 @@ class piecewise_constant(Schedule):
                 f"for {n_b} boundaries"
             )
         _checks.nondecreasing("boundaries", self.boundaries)
-        _checks.finite("values", self.values)
 
     def _value(self, step, dtype):
         values = jnp.asarray(self.values, dtype)
@@ -140,6 +136,7 @@ def interpolate(step, knots, values, shape: str, dtype):
     return anneal(values[segment], values[segment + 1], pct, shape)
 
 
+@_checks.arguments(boundaries=_checks.real(shape="vector"), values=_checks.real(shape="vector"))
 class piecewise_interpolate(Schedule):
     """Interpolate between knots: lr = anneal(values[i], values[i+1], pct, shape) on segment i.
 
@@ -166,7 +163,6 @@ class piecewise_interpolate(Schedule):
                 f"boundaries and values must have the same length >= 1, got {n_b} and {n_v}"
             )
         _checks.nondecreasing("boundaries", self.boundaries)
-        _checks.finite("values", self.values)
         _checks.check(
             "values",
             self.values,
@@ -181,6 +177,13 @@ class piecewise_interpolate(Schedule):
         return interpolate(step, self.boundaries, self.values, self.shape, dtype)
 
 
+@_checks.arguments(
+    init=_checks.NONNEGATIVE,
+    rate=_checks.NONNEGATIVE,
+    steps=_checks.POSITIVE,
+    begin=_checks.START,
+    end=_checks.real(0, optional=True),
+)
 class exponential_decay(Schedule):
     """lr(k) = init * rate ** (t / steps), with t = max(k - begin, 0).
 
@@ -207,19 +210,19 @@ class exponential_decay(Schedule):
     end: ArrayLike | None = None
     staircase: bool = static(False)
 
-    def __post_init__(self):
-        _checks.finite("init", self.init)
-        _checks.nonnegative("rate", self.rate)
-        _checks.positive("steps", self.steps)
-        _checks.nonnegative("begin", self.begin)
-        _checks.finite("end", self.end)
-
     def _value(self, step, dtype):
         p = _progress(step, self.begin, self.steps, self.staircase, dtype)
         value = _scaled(self.init, power(jnp.asarray(self.rate, dtype), p))
         return _bound(value, self.end, jnp.sign(1 - jnp.asarray(self.rate, dtype)))
 
 
+@_checks.arguments(
+    init=_checks.NONNEGATIVE,
+    decay=_checks.FINITE,
+    steps=_checks.POSITIVE,
+    begin=_checks.START,
+    end=_checks.real(0, optional=True),
+)
 class natural_exp_decay(Schedule):
     """lr(k) = init * exp(-decay * t / steps), with t = max(k - begin, 0).
 
@@ -234,13 +237,6 @@ class natural_exp_decay(Schedule):
     begin: ArrayLike = 0
     end: ArrayLike | None = None
     staircase: bool = static(False)
-
-    def __post_init__(self):
-        _checks.finite("init", self.init)
-        _checks.finite("decay", self.decay)
-        _checks.positive("steps", self.steps)
-        _checks.nonnegative("begin", self.begin)
-        _checks.finite("end", self.end)
 
     def _value(self, step, dtype):
         p = _progress(step, self.begin, self.steps, self.staircase, dtype)
@@ -262,6 +258,9 @@ def _bound(value, end, direction):
     return jnp.where(direction == 0, value, bounded)
 
 
+@_checks.arguments(
+    init=_checks.NONNEGATIVE, rate=_checks.NONNEGATIVE, steps=_checks.POSITIVE, begin=_checks.START
+)
 class inverse_time_decay(Schedule):
     """lr(k) = init / (1 + rate * t / steps), with t = max(k - begin, 0).
 
@@ -277,17 +276,18 @@ class inverse_time_decay(Schedule):
     begin: ArrayLike = 0
     staircase: bool = static(False)
 
-    def __post_init__(self):
-        _checks.finite("init", self.init)
-        _checks.nonnegative("rate", self.rate)
-        _checks.positive("steps", self.steps)
-        _checks.nonnegative("begin", self.begin)
-
     def _value(self, step, dtype):
         p = _progress(step, self.begin, self.steps, self.staircase, dtype)
         return self.init / (1 + self.rate * p)
 
 
+@_checks.arguments(
+    init=_checks.NONNEGATIVE,
+    end=_checks.NONNEGATIVE,
+    steps=_checks.STEPS,
+    power=_checks.real(0, open_low=True, optional=True),
+    begin=_checks.START,
+)
 class polynomial_decay(Schedule):
     """lr(k) = (init - end) * (1 - min(t, steps) / steps) ** power + end, t = max(k - begin, 0).
 
@@ -306,13 +306,6 @@ class polynomial_decay(Schedule):
     power: ArrayLike | None = None
     begin: ArrayLike = 0
     cycle: bool = static(False)
-
-    def __post_init__(self):
-        _checks.finite("init", self.init)
-        _checks.finite("end", self.end)
-        _checks.positive("steps", self.steps)
-        _checks.positive("power", self.power)
-        _checks.nonnegative("begin", self.begin)
 
     def _value(self, step, dtype):
         elapsed = _elapsed(step, self.begin)
@@ -335,6 +328,9 @@ class polynomial_decay(Schedule):
         return (self.init - self.end) * remaining + self.end
 
 
+@_checks.arguments(
+    init=_checks.NONNEGATIVE, end=_checks.NONNEGATIVE, steps=_checks.STEPS, begin=_checks.START
+)
 class linear(Schedule):
     """lr(k) = init + (end - init) * min(t, steps) / steps, with t = max(k - begin, 0).
 
@@ -348,17 +344,18 @@ class linear(Schedule):
     steps: ArrayLike
     begin: ArrayLike = 0
 
-    def __post_init__(self):
-        _checks.finite("init", self.init)
-        _checks.finite("end", self.end)
-        _checks.positive("steps", self.steps)
-        _checks.nonnegative("begin", self.begin)
-
     def _value(self, step, dtype):
         t = jnp.minimum(_elapsed(step, self.begin), self.steps).astype(dtype)
         return self.init + (self.end - self.init) * (t / self.steps)
 
 
+@_checks.arguments(
+    peak=_checks.NONNEGATIVE,
+    decay_steps=_checks.STEPS,
+    final=_checks.NONNEGATIVE,
+    exponent=_checks.real(0, open_low=True, optional=True),
+    alpha=_checks.real(0.0, 1.0, optional=True),
+)
 class cosine_decay(Schedule):
     """lr(k) = final + (peak - final) * c ** exponent, c = (1 + cos(pi * min(k, T) / T)) / 2.
 
@@ -388,10 +385,6 @@ class cosine_decay(Schedule):
         if alpha is not None:
             _checks.between("alpha", alpha, 0.0, 1.0)
             object.__setattr__(self, "final", alpha * self.peak)
-        _checks.finite("peak", self.peak)
-        _checks.positive("decay_steps", self.decay_steps)
-        _checks.finite("final", self.final)
-        _checks.positive("exponent", self.exponent)
 
     def _needs_exact_step(self) -> bool:
         return self.periodic  # the unclamped cosine repeats
@@ -406,6 +399,13 @@ class cosine_decay(Schedule):
         return self.final + (self.peak - self.final) * c
 
 
+@_checks.arguments(
+    init=_checks.NONNEGATIVE,
+    steps=_checks.STEPS,
+    final=_checks.NONNEGATIVE,
+    lb=_checks.FINITE,
+    ub=_checks.FINITE,
+)
 class tanh_decay(Schedule):
     """lr(k) = final + (init - final) * (1 - tanh(lb * (1 - x) + ub * x)) / 2, x = min(k / T, 1).
 
@@ -422,11 +422,6 @@ class tanh_decay(Schedule):
     ub: ArrayLike = 3.0
 
     def __post_init__(self):
-        _checks.finite("init", self.init)
-        _checks.positive("steps", self.steps)
-        _checks.finite("final", self.final)
-        _checks.finite("lb", self.lb)
-        _checks.finite("ub", self.ub)
         _checks.ordered("lb", self.lb, "ub", self.ub)
 
     def _value(self, step, dtype):
@@ -436,6 +431,14 @@ class tanh_decay(Schedule):
         )
 
 
+@_checks.arguments(
+    peak=_checks.NONNEGATIVE,
+    warmup_steps=_checks.START,
+    timescale=_checks.real(0, open_low=True, optional=True),
+    init=_checks.NONNEGATIVE,
+    cooldown_steps=_checks.START,
+    total_steps=_checks.integer(0, optional=True),
+)
 class inverse_sqrt(Schedule):
     """Linear warmup, then lr(k) = peak / sqrt(1 + (k - W) / timescale), with an optional cool-down.
 
@@ -456,12 +459,6 @@ class inverse_sqrt(Schedule):
     total_steps: ArrayLike | None = None
 
     def __post_init__(self):
-        _checks.finite("peak", self.peak)
-        _checks.nonnegative("warmup_steps", self.warmup_steps)
-        _checks.positive("timescale", self.timescale)
-        _checks.finite("init", self.init)
-        _checks.nonnegative("cooldown_steps", self.cooldown_steps)
-        _checks.nonnegative("total_steps", self.total_steps)
         cooldown = _checks.concrete(self.cooldown_steps)
         if self.total_steps is None and (cooldown is None or cooldown != 0):
             raise ValueError("cooldown_steps needs total_steps, got total_steps=None")
@@ -484,6 +481,14 @@ class inverse_sqrt(Schedule):
         return value * mult
 
 
+@_checks.arguments(
+    peak=_checks.NONNEGATIVE,
+    warmup_steps=_checks.START,
+    stable_steps=_checks.START,
+    decay_steps=_checks.START,
+    init=_checks.NONNEGATIVE,
+    final=_checks.NONNEGATIVE,
+)
 class warmup_stable_decay(Schedule):
     """Warmup-stable-decay (WSD): a ramp up, a long plateau, then a short cool-down.
 
@@ -509,14 +514,8 @@ class warmup_stable_decay(Schedule):
     def __post_init__(self):
         _checks.one_of("decay_shape", self.decay_shape, ANNEAL_SHAPES)
         _checks.one_of("warmup_shape", self.warmup_shape, ANNEAL_SHAPES)
-        _checks.finite("peak", self.peak)
-        _checks.nonnegative("warmup_steps", self.warmup_steps)
-        _checks.nonnegative("stable_steps", self.stable_steps)
-        _checks.nonnegative("decay_steps", self.decay_steps)
-        _checks.finite("init", self.init)
         if self.decay_shape == "exponential":
             _checks.positive("final", self.final)
-        _checks.finite("final", self.final)
 
     def _value(self, step, dtype):
         t = step.astype(dtype)

@@ -16,11 +16,29 @@ from lrjax.schedules.base import Schedule, static
 
 
 def _draws(key, blocks, draw):
-    """draw(fold_in(key, b)) for every entry of the integer array ``blocks``."""
-    flat = jnp.ravel(blocks).astype(jnp.uint32)
-    return jax.vmap(lambda b: draw(jax.random.fold_in(key, b)))(flat).reshape(blocks.shape)
+    """draw(fold_in(key, b)) for every entry of the non-negative array ``blocks``.
+
+    `jax.random.fold_in` takes 32 bits, so a 64-bit block (int64 steps under x64) of
+    2**32 or more folds in its low word and then its high word: cast to uint32 alone, block
+    2**32 + b would wrap onto block b and repeat its draw. Blocks below 2**32 fold in once,
+    so their draws do not depend on the step's integer type.
+    """
+    flat = jnp.ravel(blocks)
+    if not jnp.issubdtype(flat.dtype, jnp.integer):  # a float step: floored already
+        flat = flat.astype(jax.dtypes.canonicalize_dtype(jnp.uint64))
+    wide = jnp.iinfo(flat.dtype).bits > 32
+
+    def one(b):
+        low = jax.random.fold_in(key, b.astype(jnp.uint32))  # b mod 2**32
+        if not wide:
+            return draw(low)
+        high = (b >> 32).astype(jnp.uint32)
+        return jnp.where(high == 0, draw(low), draw(jax.random.fold_in(low, high)))
+
+    return jax.vmap(one)(flat).reshape(blocks.shape)
 
 
+@_checks.arguments(low=_checks.NONNEGATIVE, high=_checks.NONNEGATIVE, every=_checks.POSITIVE)
 class random_uniform(Schedule):
     """A rate drawn afresh every ``every`` steps, uniform in [low, high].
 
@@ -36,14 +54,11 @@ class random_uniform(Schedule):
     log_scale: bool = static(False)
 
     def __post_init__(self):
-        _checks.finite("low", self.low)
-        _checks.finite("high", self.high)
         if self.log_scale:
             _checks.positive("low", self.low)
         lo, hi = _checks.concrete(self.low), _checks.concrete(self.high)
         if lo is not None and hi is not None and not lo <= hi:
             raise ValueError(f"low must be <= high, got {lo} and {hi}")
-        _checks.positive("every", self.every)
 
     def _needs_exact_step(self) -> bool:
         return True  # each step draws its own noise
@@ -57,6 +72,12 @@ class random_uniform(Schedule):
         return self.low + (self.high - self.low) * u
 
 
+@_checks.arguments(
+    pct=_checks.real(0.0, 1.0, open_low=True),
+    std=_checks.POSITIVE,
+    start=_checks.START,
+    stop=_checks.integer(0, optional=True),
+)
 class noise(Schedule):
     """Multiplicative noise on a schedule: lr(k) = schedule(k) * (1 + n_k), for start <= k < stop.
 
@@ -77,10 +98,6 @@ class noise(Schedule):
     kind: str = static("normal")
 
     def __post_init__(self):
-        _checks.positive("pct", self.pct)
-        _checks.positive("std", self.std)
-        _checks.nonnegative("start", self.start)
-        _checks.nonnegative("stop", self.stop)
         _checks.one_of("kind", self.kind, ("normal", "uniform"))
 
     def _needs_exact_step(self) -> bool:

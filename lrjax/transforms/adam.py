@@ -86,6 +86,7 @@ def _init_moments(params, mu_dtype, nu_dtype):
 
 
 @copies_arrays
+@_checks.arguments(**_checks.MOMENTS, eps_root=_checks.SCHEDULED)
 def scale_by_adam(
     b1: Hyper = 0.9,
     b2: Hyper = 0.999,
@@ -156,6 +157,7 @@ def scale_by_adam(
 
 
 @copies_arrays
+@_checks.arguments(**_checks.OPTIMIZER, **_checks.MOMENTS, eps_root=_checks.SCHEDULED)
 def adam(
     learning_rate: Hyper,
     b1: Hyper = 0.9,
@@ -190,6 +192,12 @@ def adam(
 
 
 @copies_arrays
+@_checks.arguments(
+    learning_rate=_checks.RATE,
+    **_checks.MOMENTS,
+    eps_root=_checks.SCHEDULED,
+    weight_decay=_checks.SCHEDULED,
+)
 def adamw(
     learning_rate: Hyper,
     b1: Hyper = 0.9,
@@ -234,6 +242,7 @@ class ScaleByNadamState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(**_checks.MOMENTS, momentum_decay=_checks.WEIGHT_DECAY)
 def scale_by_nadam(
     b1: Hyper = 0.9,
     b2: Hyper = 0.999,
@@ -300,6 +309,7 @@ def scale_by_nadam(
 
 
 @copies_arrays
+@_checks.arguments(**_checks.OPTIMIZER, **_checks.MOMENTS, momentum_decay=_checks.WEIGHT_DECAY)
 def nadam(
     learning_rate: Hyper,
     b1: Hyper = 0.9,
@@ -331,6 +341,7 @@ def nadam(
 
 
 @copies_arrays
+@_checks.arguments(**_checks.MOMENTS, threshold=_checks.real(4, schedule=True))
 def scale_by_radam(
     b1: Hyper = 0.9,
     b2: Hyper = 0.999,
@@ -392,6 +403,7 @@ def scale_by_radam(
 
 
 @copies_arrays
+@_checks.arguments(**_checks.OPTIMIZER, **_checks.MOMENTS, threshold=_checks.real(4, schedule=True))
 def radam(
     learning_rate: Hyper,
     b1: Hyper = 0.9,
@@ -419,6 +431,7 @@ def radam(
 
 
 @copies_arrays
+@_checks.arguments(**_checks.MOMENTS)
 def scale_by_adamax(
     b1: Hyper = 0.9,
     b2: Hyper = 0.999,
@@ -475,6 +488,7 @@ def scale_by_adamax(
 
 
 @copies_arrays
+@_checks.arguments(**_checks.OPTIMIZER, **_checks.MOMENTS)
 def adamax(
     learning_rate: Hyper,
     b1: Hyper = 0.9,

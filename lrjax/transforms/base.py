@@ -3,6 +3,7 @@ moment updates, the learning-rate step and the accessor that reports it."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -183,6 +184,23 @@ def tree_sum(fn: Callable[..., jax.Array], *trees: Any) -> jax.Array:
     return sum((jnp.sum(fn(*group)) for group in leaves), jnp.zeros([]))
 
 
+def tree_norm(tree: Any) -> jax.Array:
+    """The Euclidean norm ``sqrt(Σ |x|²)`` over all leaves, also where the squares overflow.
+
+    The norm of entries of 1e30 is about 1e30, well inside float32, but their squares
+    (1e60) are not: ``sqrt(Σ x²)`` is inf there. Where the sum of squares overflows, the
+    norm is computed as ``M sqrt(Σ |x / M|²)`` with M the largest |x| instead; elsewhere
+    it is ``sqrt(Σ |x|²)`` as written, with the roundings of the references. A NaN entry
+    gives NaN either way.
+    """
+    plain = tree_sum(abs_sq, tree)
+    biggest = [jnp.max(jnp.abs(x), initial=0).astype(plain.dtype) for x in jax.tree.leaves(tree)]
+    big = functools.reduce(jnp.maximum, biggest, jnp.zeros([], plain.dtype))
+    scale = jnp.where(big > 0, big, 1)
+    scaled = scale * jnp.sqrt(tree_sum(lambda x: abs_sq(x / scale), tree))
+    return jnp.where(jnp.isposinf(plain), scaled, jnp.sqrt(plain))
+
+
 def zeros_like(params: optax.Params, dtype: Any = None, *, real: bool = False) -> Any:
     """Zeros shaped like `params` (in `dtype` when given); None leaves stay None.
 
@@ -214,6 +232,7 @@ class ScaleByLearningRateState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(learning_rate=_checks.RATE)
 def scale_by_learning_rate(learning_rate: Hyper) -> optax.GradientTransformation:
     """Multiply the updates by ``-learning_rate(count)`` and remember the rate used.
 
@@ -262,6 +281,7 @@ def find_states(state: optax.OptState, cls: type) -> list:
 
 
 @copies_arrays
+@_checks.arguments(weight_decay=_checks.WEIGHT_DECAY)
 def decay_weights(weight_decay: Hyper, mask: Any = None) -> optax.GradientTransformation:
     """``g + weight_decay * params`` on the leaves `mask` selects; nothing when it is None or 0.
 
@@ -300,6 +320,7 @@ class ScaleByScheduleCount(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(learning_rate=_checks.RATE, weight_decay=_checks.WEIGHT_DECAY)
 def descent(
     *scalings: optax.GradientTransformation,
     learning_rate: Hyper,

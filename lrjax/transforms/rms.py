@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from lrjax import _checks
 from lrjax._pytree import copies_arrays
 from lrjax.transforms.base import (
     Hyper,
@@ -46,6 +47,7 @@ class ScaleByAdagradState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(initial_accumulator_value=_checks.SCHEDULED, eps=_checks.SCHEDULED)
 def scale_by_adagrad(
     initial_accumulator_value: Hyper = 0.0,
     eps: Hyper = 1e-10,
@@ -57,7 +59,7 @@ def scale_by_adagrad(
 
     ``S_0 = initial_accumulator_value`` in every coordinate. With ``eps_in_sqrt`` the
     denominator is ``sqrt(S + eps)``, and coordinates where S is 0 give 0, as
-    ``optax.scale_by_rss``.
+    ``optax.scale_by_rss``; a NaN in S gives NaN there (it used to give a silent 0).
 
     Reference: Duchi, Hazan & Singer, "Adaptive subgradient methods for online learning and
     stochastic optimization", JMLR 2011; PyTorch ``torch.optim.Adagrad``.
@@ -82,7 +84,10 @@ def scale_by_adagrad(
             new = s.astype(real) + abs_sq(x)
             e = scalar(eps, real)
             if eps_in_sqrt:
-                out = jnp.where(new > 0, x * jax.lax.rsqrt(new + e), 0)
+                # S = 0 (so g = 0) gives 0, not 0 · rsqrt(0) = NaN when eps = 0; `new == 0`
+                # rather than `new > 0`, so that a NaN in S gives a NaN update instead of a
+                # silent 0 (optax's 0 · NaN propagates too).
+                out = jnp.where(new == 0, 0, x * jax.lax.rsqrt(new + e))
             else:
                 out = x / (jnp.sqrt(new) + e)
             return out.astype(g.dtype), new.astype(s.dtype)
@@ -94,6 +99,12 @@ def scale_by_adagrad(
 
 
 @copies_arrays
+@_checks.arguments(
+    **_checks.OPTIMIZER,
+    initial_accumulator_value=_checks.SCHEDULED,
+    eps=_checks.SCHEDULED,
+    lr_decay=_checks.WEIGHT_DECAY,
+)
 def adagrad(
     learning_rate: Hyper,
     *,
@@ -142,6 +153,7 @@ class ScaleByLrDecayState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(lr_decay=_checks.SCHEDULED)
 def scale_by_lr_decay(lr_decay: Hyper) -> optax.GradientTransformation:
     """AdaGrad's rate decay: multiply update t = 0, 1, ... by ``1 / (1 + t·lr_decay)``.
 
@@ -176,6 +188,7 @@ class ScaleByAdadeltaState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(rho=_checks.UNIT, eps=_checks.SCHEDULED)
 def scale_by_adadelta(
     rho: Hyper = 0.9, eps: Hyper = 1e-6, *, nu_dtype: Any = None
 ) -> optax.GradientTransformation:
@@ -220,6 +233,7 @@ def scale_by_adadelta(
 
 
 @copies_arrays
+@_checks.arguments(**_checks.OPTIMIZER, rho=_checks.UNIT, eps=_checks.SCHEDULED)
 def adadelta(
     learning_rate: Hyper = 1.0,
     *,
@@ -252,6 +266,7 @@ class ScaleByRmsState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(decay=_checks.UNIT, eps=_checks.SCHEDULED)
 def scale_by_rms(
     decay: Hyper = 0.99,
     eps: Hyper = 1e-8,
@@ -271,6 +286,9 @@ def scale_by_rms(
     With ``eps_in_sqrt`` the denominator is ``sqrt(v - ḡ² + eps)`` (optax's default).
     With ``bias_correction`` (off in RMSprop; on in schedule-free AdamW) v is divided by
     ``1 - α^t`` for update t = 1, 2, ... before the root.
+
+    Where v overflows to inf (|g| ≳ 1e19 in float32) the step is 0, also when centered
+    (v - ḡ² is taken to be inf there; optax and torch give NaN).
 
     Reference: Hinton, Srivastava & Swersky, "Neural networks for machine learning",
     lecture 6e, 2012; Graves, "Generating sequences with recurrent neural networks",
@@ -308,7 +326,11 @@ def scale_by_rms(
                 out = x / _denominator(corrected, e, eps_in_sqrt)
                 return out.astype(g.dtype), v_new.astype(v.dtype)
             m_new = lerp(m[0].astype(dtype), x, w)
-            out = x / _denominator(corrected - abs_sq(m_new), e, eps_in_sqrt)
+            # v ≥ ḡ² (Cauchy-Schwarz: both average with the same weights), so where v has
+            # overflowed to inf (|g| ≳ 1e19 in float32, as optax's and torch's v) the
+            # variance is inf too and the step 0; v - ḡ² would be inf - inf = NaN there.
+            var = jnp.where(jnp.isposinf(corrected), corrected, corrected - abs_sq(m_new))
+            out = x / _denominator(var, e, eps_in_sqrt)
             return out.astype(g.dtype), v_new.astype(v.dtype), m_new.astype(m[0].dtype)
 
         if centered:
@@ -321,6 +343,12 @@ def scale_by_rms(
 
 
 @copies_arrays
+@_checks.arguments(
+    **_checks.OPTIMIZER,
+    decay=_checks.UNIT,
+    eps=_checks.SCHEDULED,
+    momentum=_checks.real(0, 1, open_high=True, schedule=True, optional=True),
+)
 def rmsprop(
     learning_rate: Hyper,
     *,

@@ -31,6 +31,7 @@ class ScaleByMomentumState(NamedTuple):
 
 
 @copies_arrays
+@_checks.arguments(momentum=_checks.UNIT, dampening=_checks.real(0.0, 1.0, schedule=True))
 def scale_by_momentum(
     momentum: Hyper,
     dampening: Hyper = 0.0,
@@ -90,6 +91,11 @@ def scale_by_momentum(
 
 
 @copies_arrays
+@_checks.arguments(
+    **_checks.OPTIMIZER,
+    momentum=_checks.real(0, 1, open_high=True, schedule=True, optional=True),
+    dampening=_checks.real(0.0, 1.0, schedule=True),
+)
 def sgd(
     learning_rate: Hyper,
     momentum: Hyper | None = None,

@@ -27,6 +27,7 @@ from jax.typing import ArrayLike
 
 from lrjax import _checks
 from lrjax.adaptive.plateau import ReduceOnPlateau
+from lrjax.compat.torch._messages import phrased
 from lrjax.schedules import (
     Schedule,
     cosine_decay,
@@ -45,6 +46,7 @@ from lrjax.schedules import (
     step_decay,
     warm_restarts,
 )
+from lrjax.schedules.combinators import replay
 
 __all__ = [
     "ChainedScheduler",
@@ -65,32 +67,50 @@ __all__ = [
 ]
 
 
-def _function(lr_lambda) -> None:
-    """torch's check that ``lr_lambda`` is a function (TypeError at construction)."""
-    if not callable(lr_lambda):
-        raise TypeError(f"lr_lambda should be a function, but got {type(lr_lambda).__name__}")
+def _torch_message(name: str, value, error: Exception) -> str | None:
+    """torch's message first where code matches on it: ``lr_lambda should be a function``
+    (its TypeError at construction), ``Expected positive integer total_steps``."""
+    if name == "lr_lambda" and isinstance(error, TypeError):
+        return f"lr_lambda should be a function, but got {type(value).__name__} ({error})"
+    if name in ("total_steps", "epochs", "steps_per_epoch") and isinstance(error, ValueError):
+        return f"Expected positive integer {name}, but got {value} ({error})"
+    if name == "pct_start" and isinstance(error, ValueError):
+        return f"Expected float between 0 and 1 pct_start, but got {value} ({error})"
+    return None
 
 
+# What the schedulers declare, by role (torch checks few of them itself; the ranges are
+# those its formulas need, as the native schedules'): rates and factors of the rate >= 0,
+# numbers of steps integers > 0 (or >= 0 where torch's formula allows 0).
+_RATE = _checks.NONNEGATIVE
+_STEPS = _checks.STEPS
+_MILESTONES = _checks.integer(0, shape="vector")
+
+
+@phrased(_torch_message)
+@_checks.arguments(base_lr=_RATE, lr_lambda=_checks.function())
 def LambdaLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
     """lr_k = base_lr * lr_lambda(k). ``lr_lambda`` must be jax-traceable (use ``jnp.where``
     for branches); a non-callable raises TypeError, as torch's MultiplicativeLR does (torch's
     LambdaLR fails with a TypeError too, when it first calls it)."""
-    _function(lr_lambda)
     with _checks.renamed(factor="base_lr"):
         return scale(from_fn(lr_lambda), base_lr)
 
 
+@phrased(_torch_message)
+@_checks.arguments(base_lr=_RATE, lr_lambda=_checks.function())
 def MultiplicativeLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
     """lr_k = base_lr * lr_lambda(1) * ... * lr_lambda(k); ``lr_lambda(0)`` is never called.
 
-    Evaluation costs O(k) (torch's recursion has no closed form). A non-callable
-    ``lr_lambda`` raises TypeError, as torch.
+    Evaluation costs O(k) (torch's recursion has no closed form), so steps beyond
+    `lrjax.schedules.combinators.REPLAY_LIMIT` (2**32) are refused (`ValueError`; NaN for a
+    traced step). A non-callable ``lr_lambda`` raises TypeError, as torch.
     """
-    _function(lr_lambda)
     with _checks.renamed(init="base_lr"):
         return multiplicative(base_lr, lr_lambda)
 
 
+@_checks.arguments(base_lr=_RATE, step_size=_STEPS, gamma=_checks.NONNEGATIVE)
 def StepLR(base_lr: ArrayLike, step_size: ArrayLike, gamma: ArrayLike = 0.1) -> Schedule:
     """lr_k = base_lr * gamma ** (k // step_size).
 
@@ -102,23 +122,31 @@ def StepLR(base_lr: ArrayLike, step_size: ArrayLike, gamma: ArrayLike = 0.1) -> 
         return step_decay(base_lr, gamma, step_size)
 
 
+@_checks.arguments(base_lr=_RATE, milestones=_MILESTONES, gamma=_checks.NONNEGATIVE)
 def MultiStepLR(base_lr: ArrayLike, milestones: ArrayLike, gamma: ArrayLike = 0.1) -> Schedule:
     """lr_k = base_lr * gamma ** #{m in milestones : m <= k}; repeated milestones count twice."""
     with _checks.renamed(init="base_lr", factor="gamma"):
         return multi_step(base_lr, milestones, gamma)
 
 
+@_checks.arguments(base_lr=_RATE, factor=_checks.real(0.0, 1.0), total_iters=_checks.START)
 def ConstantLR(
     base_lr: ArrayLike, factor: ArrayLike = 1.0 / 3, total_iters: ArrayLike = 5
 ) -> Schedule:
-    """lr_k = base_lr * factor for k < total_iters, then base_lr; factor in [0, 1]."""
-    _checks.between("factor", factor, 0.0, 1.0)
+    """lr_k = base_lr * factor for k < total_iters, then base_lr; factor in [0, 1], as torch
+    checks, and ``total_iters`` a whole number of steps >= 0."""
     with _checks.renamed(boundaries="total_iters", values="base_lr"):
         return piecewise_constant(
             jnp.stack([jnp.asarray(total_iters)]), [base_lr * factor, base_lr]
         )
 
 
+@_checks.arguments(
+    base_lr=_RATE,
+    start_factor=_checks.real(0.0, 1.0, open_low=True),
+    end_factor=_checks.real(0.0, 1.0),
+    total_iters=_STEPS,
+)
 def LinearLR(
     base_lr: ArrayLike,
     start_factor: ArrayLike = 1.0 / 3,
@@ -130,18 +158,18 @@ def LinearLR(
     Torch requires start_factor in (0, 1] and end_factor in [0, 1], so it cannot warm up
     above ``base_lr``.
     """
-    _checks.between("start_factor", start_factor, 0.0, 1.0, open_low=True)
-    _checks.between("end_factor", end_factor, 0.0, 1.0)
     with _checks.renamed(init="base_lr", end="base_lr", steps="total_iters"):
         return linear(base_lr * start_factor, base_lr * end_factor, total_iters)
 
 
+@_checks.arguments(base_lr=_RATE, gamma=_checks.NONNEGATIVE)
 def ExponentialLR(base_lr: ArrayLike, gamma: ArrayLike) -> Schedule:
     """lr_k = base_lr * gamma ** k (unbounded)."""
     with _checks.renamed(init="base_lr", rate="gamma"):
         return exponential_decay(base_lr, gamma)
 
 
+@_checks.arguments(base_lr=_RATE, total_iters=_STEPS, power=_checks.POSITIVE)
 def PolynomialLR(
     base_lr: ArrayLike, total_iters: ArrayLike = 5, power: ArrayLike = 1.0
 ) -> Schedule:
@@ -150,6 +178,7 @@ def PolynomialLR(
         return polynomial_decay(base_lr, 0.0, total_iters, power)
 
 
+@_checks.arguments(base_lr=_RATE, T_max=_STEPS, eta_min=_RATE)
 def CosineAnnealingLR(base_lr: ArrayLike, T_max: ArrayLike, eta_min: ArrayLike = 0.0) -> Schedule:
     """lr_k = eta_min + (base_lr - eta_min) * (1 + cos(pi * k / T_max)) / 2 for every k.
 
@@ -160,15 +189,27 @@ def CosineAnnealingLR(base_lr: ArrayLike, T_max: ArrayLike, eta_min: ArrayLike =
         return cosine_decay(base_lr, T_max, final=eta_min, periodic=True)
 
 
+@_checks.arguments(base_lr=_RATE, T_0=_STEPS, T_mult=_checks.integer(1), eta_min=_RATE)
 def CosineAnnealingWarmRestarts(
     base_lr: ArrayLike, T_0: ArrayLike, T_mult: ArrayLike = 1, eta_min: ArrayLike = 0.0
 ) -> Schedule:
     """SGDR with cycles T_0, T_0 * T_mult, ...; the rate restarts at ``base_lr`` exactly at
-    each cycle boundary (exact integer arithmetic, as torch's sequential stepping)."""
+    each cycle boundary (exact integer arithmetic, as torch's sequential stepping). As
+    torch, ``T_0`` is an integer > 0 and ``T_mult`` an integer >= 1."""
     with _checks.renamed(peak="base_lr", period="T_0", mult="T_mult", final="eta_min"):
         return warm_restarts(base_lr, T_0, T_mult, final=eta_min)
 
 
+@_checks.arguments(
+    base_lr=_RATE,
+    max_lr=_RATE,
+    step_size_up=_checks.POSITIVE,
+    step_size_down=_checks.real(0, optional=True),
+    gamma=_checks.NONNEGATIVE,
+    scale_fn=_checks.function(optional=True),
+    base_momentum=_checks.FINITE,
+    max_momentum=_checks.FINITE,
+)
 def CyclicLR(
     base_lr: ArrayLike,
     max_lr: ArrayLike,
@@ -189,8 +230,10 @@ def CyclicLR(
     imposes, from ``max_momentum`` down to ``base_momentum``; None when
     ``cycle_momentum=False`` (torch then leaves the optimizer's momentum alone).
 
-    Validation is torch's: only ``mode`` is checked (and every value must be finite), so
-    momenta outside [0, 1] such as torch's own test values 1 and 5 are accepted.
+    Validation is torch's: ``mode`` is checked, every value must be finite, and beyond
+    torch (whose formulas then divide by zero or give negative rates) the rates and
+    ``gamma`` must be >= 0, ``step_size_up`` > 0 and ``step_size_down`` >= 0. Momenta
+    outside [0, 1] such as torch's own test values 1 and 5 are accepted.
     """
     if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
         raise ValueError(
@@ -214,6 +257,19 @@ def CyclicLR(
         )
 
 
+@phrased(_torch_message)
+@_checks.arguments(
+    base_lr=_RATE,
+    max_lr=_RATE,
+    total_steps=_checks.integer(0, open_low=True, optional=True),
+    epochs=_checks.integer(0, open_low=True, optional=True),
+    steps_per_epoch=_checks.integer(0, open_low=True, optional=True),
+    pct_start=_checks.real(0.0, 1.0),
+    base_momentum=_checks.FINITE,
+    max_momentum=_checks.FINITE,
+    div_factor=_checks.POSITIVE,
+    final_div_factor=_checks.POSITIVE,
+)
 def OneCycleLR(
     base_lr: ArrayLike,
     max_lr: ArrayLike,
@@ -238,8 +294,9 @@ def OneCycleLR(
 
     Validation is torch's, with torch's messages: a positive integer ``total_steps`` (or
     ``epochs`` and ``steps_per_epoch``), ``pct_start`` in [0, 1], ``anneal_strategy`` cos
-    or linear; momenta and factors are not range-checked (torch's own tests use momenta 1
-    and 22), only required to be finite. Counts may be traced, where torch needs ints.
+    or linear; momenta are not range-checked (torch's own tests use momenta 1 and 22),
+    only required to be finite. Beyond torch, the rates must be >= 0 and the factors > 0
+    (torch divides by them). Counts may be traced, where torch needs ints.
 
     Examples:
         >>> s = OneCycleLR(0.05, max_lr=0.1, total_steps=100)
@@ -252,16 +309,7 @@ def OneCycleLR(
     if total_steps is None:
         if epochs is None or steps_per_epoch is None:
             raise ValueError("You must define either total_steps OR (epochs AND steps_per_epoch)")
-        _count("epochs", epochs)
-        _count("steps_per_epoch", steps_per_epoch)
         total_steps = epochs * steps_per_epoch
-    _count("total_steps", total_steps)
-    value = _checks.concrete(pct_start)
-    if value is not None and not np.all((value >= 0) & (value <= 1)):
-        raise ValueError(
-            f"Expected float between 0 and 1 pct_start, but got {pct_start} "
-            "(pct_start must be in [0, 1])"
-        )
     if anneal_strategy not in ("cos", "linear"):
         raise ValueError(
             f"anneal_strategy must be one of 'cos' or 'linear', instead got {anneal_strategy!r}"
@@ -279,14 +327,6 @@ def OneCycleLR(
             three_phase=three_phase,
             cycle_momentum=cycle_momentum,
         )
-
-
-def _count(name: str, x: ArrayLike) -> None:
-    """torch's "Expected positive integer" check, for values known now (a traced count
-    is allowed, where torch insists on a Python int)."""
-    value = _checks.concrete(x)
-    if value is not None and not np.all((value > 0) & (value == np.floor(value))):
-        raise ValueError(f"Expected positive integer {name}, but got {x}")
 
 
 class _continued_product(Schedule):
@@ -308,9 +348,10 @@ class _continued_product(Schedule):
             body = lambda j, acc: acc * jnp.asarray(self.factor(j), dtype)  # noqa: E731
             return lax.fori_loop(0, k + 1, body, first)
 
-        return jax.vmap(one)(jnp.ravel(step).astype(jnp.int32)).reshape(step.shape)
+        return replay(step, one, "SequentialLR's MultiplicativeLR child")
 
 
+@_checks.arguments(base_lr=_RATE, milestones=_MILESTONES)
 def SequentialLR(
     base_lr: ArrayLike, schedulers: Sequence[Schedule], milestones: ArrayLike
 ) -> Schedule:
@@ -318,16 +359,19 @@ def SequentialLR(
 
     Every child uses the original ``base_lr``, not the rate the previous child ended on,
     except a `MultiplicativeLR` child: torch has no closed form for it, so at its
-    milestone it multiplies the current rate by ``lr_lambda(0)`` and continues from there.
+    milestone it multiplies the current rate by ``lr_lambda(0)`` and continues from there
+    (a replay, refused past 2**32 steps into that child as `MultiplicativeLR` is).
     """
     del base_lr  # each child carries it
     milestones = jnp.asarray(milestones)
     children = list(schedulers)
-    for i in range(1, len(children)):
-        if isinstance(children[i], multiplicative):
-            so_far = join(children[:i], milestones[: i - 1])
-            children[i] = _continued_product(so_far, milestones[i - 1] - 1, children[i].factor)
-    return join(children, milestones)
+    with _checks.renamed(boundaries="milestones"):  # join's boundaries are the milestones
+        for i in range(1, len(children)):
+            if isinstance(children[i], multiplicative):
+                so_far = join(children[:i], milestones[: i - 1])
+                factor = children[i].factor
+                children[i] = _continued_product(so_far, milestones[i - 1] - 1, factor)
+        return join(children, milestones)
 
 
 # How ChainedScheduler treats a child, from torch's recursive get_lr():
@@ -404,25 +448,28 @@ class _chained(Schedule):
                 1, k + 1, lambda j, lr: self._apply_all(children, lr, j, dtype), lr0
             )
 
-        return jax.vmap(one)(jnp.ravel(step).astype(jnp.int32)).reshape(step.shape)
+        return replay(step, one, "ChainedScheduler")
 
 
 def _eta_is_zero(s: Schedule) -> bool:
     if not isinstance(s, cosine_decay):
         return True
     eta = _checks.concrete(s.final)
-    return eta is not None and bool(jnp.all(eta == 0))
+    # NumPy, not jnp: under jit a jnp reduction of even a concrete value is traced.
+    return eta is not None and bool(np.all(eta == 0))
 
 
+@_checks.arguments(base_lr=_RATE)
 def ChainedScheduler(base_lr: ArrayLike, schedulers: Sequence[Schedule]) -> Schedule:
     """Apply every child's own step rule to the current rate, in list order, at each step.
 
     For multiplicative children (StepLR, MultiStepLR, ConstantLR, LinearLR, ExponentialLR,
     PolynomialLR, MultiplicativeLR) this is ``base_lr * prod_i factor_i(k)``. A
     ``CosineAnnealingLR`` with ``eta_min != 0`` is affine in the current rate, so a chain
-    holding one is evaluated by replaying the recursion (O(k) per evaluation). A child whose
-    rule ignores the current rate (LambdaLR, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts)
-    overwrites it at every step; only the children after it then apply.
+    holding one is evaluated by replaying the recursion (O(k) per evaluation; steps beyond
+    2**32 are refused as for `MultiplicativeLR`). A child whose rule ignores the current
+    rate (LambdaLR, CyclicLR, OneCycleLR, CosineAnnealingWarmRestarts) overwrites it at
+    every step; only the children after it then apply.
     """
     schedulers = tuple(schedulers)
     if not schedulers:
@@ -430,6 +477,15 @@ def ChainedScheduler(base_lr: ArrayLike, schedulers: Sequence[Schedule]) -> Sche
     return _chained(base_lr, schedulers, tuple(_chain_kind(s) for s in schedulers))
 
 
+@_checks.arguments(
+    base_lr=_RATE,
+    factor=_checks.real(0, 1, open_high=True),
+    patience=_checks.integer(0),
+    threshold=_checks.NONNEGATIVE,
+    cooldown=_checks.integer(0),
+    min_lr=_RATE,
+    eps=_checks.NONNEGATIVE,
+)
 def ReduceLROnPlateau(
     base_lr: ArrayLike,
     mode: str = "min",
@@ -448,17 +504,18 @@ def ReduceLROnPlateau(
     threshold is torch's ``best * (1 - threshold)`` (``1 + threshold`` in max mode), which
     for negative metrics accepts a slightly worse value as an improvement; lrjax's native
     `lrjax.adaptive.ReduceOnPlateau` measures it on ``|best|`` instead.
+
+    ``factor`` is in [0, 1) (torch: < 1), ``patience`` and ``cooldown`` are integers >= 0.
     """
-    with _checks.renamed(base_lr="lr"):
-        return ReduceOnPlateau(
-            base_lr,
-            factor,
-            patience,
-            threshold,
-            cooldown,
-            min_lr,
-            eps,
-            mode=mode,
-            threshold_mode=threshold_mode,
-            signed_rel=True,
-        )
+    return ReduceOnPlateau(
+        base_lr,
+        factor,
+        patience,
+        threshold,
+        cooldown,
+        min_lr,
+        eps,
+        mode=mode,
+        threshold_mode=threshold_mode,
+        signed_rel=True,
+    )

@@ -14,10 +14,12 @@ arithmetic; they are accepted and ignored.
 Validation is torch's own: each constructor accepts what the torch constructor accepts
 (``SGD(momentum=1.5)``, ``Adadelta(rho=1.0)``, ``RMSprop(alpha=2.0)``) and refuses what it
 refuses, with a `ValueError` whose message starts with torch's phrase (``Invalid momentum
-value: -0.5``) and then names the argument and its range. Two additions, so that nothing
+value: -0.5``) and then names the argument and its range. Three additions, so that nothing
 turns silently into NaN: non-finite values are refused too (torch accepts ``lr=nan`` in
-SGD), and so is a learning rate of more than one element in every constructor (torch:
-"Tensor lr must be 1-element").
+SGD), so is a learning rate of more than one element in every constructor (torch:
+"Tensor lr must be 1-element"), and a bool or string, betas entries included, is a
+`TypeError` naming the argument (torch takes ``betas=(True, True)`` as 1.0). The
+declaration of each constructor's arguments is `lrjax._checks.arguments`'.
 
 Torch's step semantics, for every constructor:
 
@@ -54,6 +56,7 @@ import numpy as np
 import optax
 
 from lrjax import _checks, transforms
+from lrjax.compat.torch._messages import phrased
 from lrjax.transforms.base import (
     Hyper,
     ScaleByLearningRateState,
@@ -88,8 +91,36 @@ def _rule(name: str, x: Hyper, ok: Callable, phrase: str, allowed: str) -> None:
         raise ValueError(f"{phrase}: {x} ({name} must be {allowed}, got {_checks.show(x)})")
 
 
-def _nonnegative(name: str, x: Hyper, phrase: str) -> None:
-    _rule(name, x, lambda v: v >= 0, phrase, "a finite number >= 0")
+# torch's phrase for each argument it checks: the start of the message for a refused value
+_INVALID = {
+    "lr": "Invalid learning rate",
+    "momentum": "Invalid momentum value",
+    "dampening": "Invalid dampening value",
+    "weight_decay": "Invalid weight_decay value",
+    "lr_decay": "Invalid lr_decay value",
+    "initial_accumulator_value": "Invalid initial_accumulator_value value",
+    "eps": "Invalid epsilon value",
+    "rho": "Invalid rho value",
+    "alpha": "Invalid alpha value",
+    "momentum_decay": "Invalid momentum_decay value",
+}
+
+
+def _torch_message(name: str, value: Any, error: Exception) -> str | None:
+    """A declared check's refusal with torch's phrase first: ``Invalid learning rate: -0.1
+    (lr must be a finite number >= 0, got -0.1)``, ``Tensor lr must be 1-element (...)``.
+    A value of the wrong kind (a bool, a string: torch takes True as 1) keeps lrjax's
+    `TypeError` as it is."""
+    if isinstance(error, TypeError):
+        return None
+    if " must be a scalar" in str(error):
+        return f"Tensor {name} must be 1-element ({error})"
+    return f"{_INVALID[name]}: {value} ({error})"
+
+
+# Every torch argument may be a schedule (``lr``, ``momentum``, a scheduled weight decay).
+_LR = _checks.real(0, schedule=True, shape="one")  # torch's _to_scalar: one element
+_NONNEGATIVE = _checks.real(0, schedule=True)
 
 
 def _to_scalar(x: Hyper) -> Hyper:
@@ -101,22 +132,15 @@ def _to_scalar(x: Hyper) -> Hyper:
     return x
 
 
-def _lr(lr: Hyper) -> Hyper:
-    """torch's learning-rate checks; a one-element array becomes a scalar."""
-    if not callable(lr) and np.size(lr) != 1:
-        raise ValueError(
-            f"Tensor lr must be 1-element (lr must be a scalar, got shape {np.shape(lr)})"
-        )
-    lr = _to_scalar(lr)
-    _nonnegative("lr", lr, "Invalid learning rate")
-    return lr
-
-
 def _betas(betas: Sequence[Hyper]) -> tuple:
-    """torch's range checks of the betas; one-element arrays become scalars, as torch's
-    Adam does (the other constructors' torch steps broadcast them to the same values)."""
+    """torch's range checks of the betas (a pair: the declared layer checks single
+    values); one-element arrays become scalars, as torch's Adam does (the other
+    constructors' torch steps broadcast them to the same values). An entry that is not a
+    number or a schedule (a bool: torch takes True as 1.0) is a `TypeError`."""
     b1, b2 = _checks.pair("betas", betas)
     for i, b in enumerate((b1, b2)):
+        if not callable(b):
+            _checks.numeric(f"betas[{i}]", b)
         _rule(
             f"betas[{i}]",
             b,
@@ -285,6 +309,13 @@ def _finish(opt: optax.GradientTransformation, maximize: bool, flags: dict):
     return optax.GradientTransformation(init, update)
 
 
+@phrased(_torch_message)
+@_checks.arguments(
+    lr=_LR,
+    momentum=_NONNEGATIVE,
+    dampening=_checks.real(schedule=True),
+    weight_decay=_NONNEGATIVE,
+)
 def SGD(
     lr: Hyper = 1e-3,
     momentum: Hyper = 0,
@@ -299,11 +330,8 @@ def SGD(
     then b ← μ b + (1 - dampening) g; coupled weight decay. See `lrjax.sgd`.
 
     Checks, as torch: lr >= 0, momentum >= 0 (1 and above accepted), weight_decay >= 0,
-    Nesterov needs momentum > 0 and dampening 0; dampening is not checked."""
-    lr = _lr(lr)
-    _nonnegative("momentum", momentum, "Invalid momentum value")
-    _nonnegative("weight_decay", weight_decay, "Invalid weight_decay value")
-    _rule("dampening", dampening, lambda v: True, "Invalid dampening value", "finite")
+    Nesterov needs momentum > 0 and dampening 0; dampening is only required finite."""
+    lr = _to_scalar(lr)
     if nesterov:
         mu, d = _checks.concrete(momentum), _checks.concrete(dampening)
         if (mu is not None and mu <= 0) or (d is not None and d != 0):
@@ -322,6 +350,14 @@ def SGD(
     return _finish(opt, maximize, flags)
 
 
+@phrased(_torch_message)
+@_checks.arguments(
+    lr=_LR,
+    lr_decay=_NONNEGATIVE,
+    weight_decay=_NONNEGATIVE,
+    initial_accumulator_value=_NONNEGATIVE,
+    eps=_NONNEGATIVE,
+)
 def Adagrad(
     lr: Hyper = 1e-2,
     lr_decay: Hyper = 0,
@@ -335,15 +371,7 @@ def Adagrad(
     """``torch.optim.Adagrad``: rate lr / (1 + (t - 1) lr_decay), eps outside the root.
 
     Checks, as torch: lr, lr_decay, weight_decay, initial_accumulator_value, eps >= 0."""
-    lr = _lr(lr)
-    _nonnegative("lr_decay", lr_decay, "Invalid lr_decay value")
-    _nonnegative("weight_decay", weight_decay, "Invalid weight_decay value")
-    _nonnegative(
-        "initial_accumulator_value",
-        initial_accumulator_value,
-        "Invalid initial_accumulator_value value",
-    )
-    _nonnegative("eps", eps, "Invalid epsilon value")
+    lr = _to_scalar(lr)
     with _checks.peer_rules():
         opt = transforms.adagrad(
             lr,
@@ -355,6 +383,10 @@ def Adagrad(
     return _finish(opt, maximize, flags)
 
 
+@phrased(_torch_message)
+@_checks.arguments(
+    lr=_LR, rho=_checks.real(0, 1, schedule=True), eps=_NONNEGATIVE, weight_decay=_NONNEGATIVE
+)
 def Adadelta(
     lr: Hyper = 1.0,
     rho: Hyper = 0.9,
@@ -367,15 +399,20 @@ def Adadelta(
     """``torch.optim.Adadelta``: eps inside both square roots, coupled weight decay.
 
     Checks, as torch: lr >= 0, rho in [0, 1] (1 accepted), eps >= 0, weight_decay >= 0."""
-    lr = _lr(lr)
-    _rule("rho", rho, lambda v: (v >= 0) & (v <= 1), "Invalid rho value", "in [0, 1]")
-    _nonnegative("eps", eps, "Invalid epsilon value")
-    _nonnegative("weight_decay", weight_decay, "Invalid weight_decay value")
+    lr = _to_scalar(lr)
     with _checks.peer_rules():
         opt = transforms.adadelta(lr, rho=rho, eps=eps, weight_decay=weight_decay)
     return _finish(opt, maximize, flags)
 
 
+@phrased(_torch_message)
+@_checks.arguments(
+    lr=_LR,
+    alpha=_NONNEGATIVE,
+    eps=_NONNEGATIVE,
+    weight_decay=_NONNEGATIVE,
+    momentum=_NONNEGATIVE,
+)
 def RMSprop(
     lr: Hyper = 1e-2,
     alpha: Hyper = 0.99,
@@ -390,11 +427,7 @@ def RMSprop(
     """``torch.optim.RMSprop``: eps outside the root, momentum buffer of unscaled steps.
 
     Checks, as torch: lr, eps, momentum, weight_decay, alpha >= 0 (alpha above 1 accepted)."""
-    lr = _lr(lr)
-    _nonnegative("eps", eps, "Invalid epsilon value")
-    _nonnegative("momentum", momentum, "Invalid momentum value")
-    _nonnegative("weight_decay", weight_decay, "Invalid weight_decay value")
-    _nonnegative("alpha", alpha, "Invalid alpha value")
+    lr = _to_scalar(lr)
     with _checks.peer_rules():
         opt = transforms.rmsprop(
             lr,
@@ -407,16 +440,19 @@ def RMSprop(
     return _finish(opt, maximize, flags)
 
 
-def _adam_checks(lr: Hyper, betas: Sequence[Hyper], eps: Hyper, weight_decay: Hyper) -> tuple:
-    """The checks torch's Adam, AdamW, NAdam, RAdam and Adamax share: lr, eps and
-    weight_decay >= 0, each beta in [0, 1)."""
-    lr = _lr(lr)
-    _nonnegative("eps", eps, "Invalid epsilon value")
+def _adam_checks(lr: Hyper, betas: Sequence[Hyper]) -> tuple:
+    """What torch's Adam, AdamW, NAdam, RAdam and Adamax share beyond their declared
+    arguments (lr, eps and weight_decay >= 0): each beta in [0, 1)."""
     b1, b2 = _betas(betas)
-    _nonnegative("weight_decay", weight_decay, "Invalid weight_decay value")
-    return lr, b1, b2
+    return _to_scalar(lr), b1, b2
 
 
+# The arguments the Adam family declares in common.
+_ADAM_ARGS = dict(lr=_LR, eps=_NONNEGATIVE, weight_decay=_NONNEGATIVE)
+
+
+@phrased(_torch_message)
+@_checks.arguments(**_ADAM_ARGS)
 def Adam(
     lr: Hyper = 1e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
@@ -429,7 +465,7 @@ def Adam(
     **flags,
 ) -> optax.GradientTransformation:
     """``torch.optim.Adam``: L2 weight decay unless decoupled; AMSGrad on the raw v."""
-    lr, b1, b2 = _adam_checks(lr, betas, eps, weight_decay)
+    lr, b1, b2 = _adam_checks(lr, betas)
     _adam_tensor_rules(betas)
     with _checks.peer_rules():
         opt = transforms.adam(
@@ -444,6 +480,8 @@ def Adam(
     return _finish(opt, maximize, flags)
 
 
+@phrased(_torch_message)
+@_checks.arguments(**_ADAM_ARGS)
 def AdamW(
     lr: Hyper = 1e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
@@ -467,6 +505,8 @@ def AdamW(
     )
 
 
+@phrased(_torch_message)
+@_checks.arguments(**_ADAM_ARGS, momentum_decay=_NONNEGATIVE)
 def NAdam(
     lr: Hyper = 2e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
@@ -479,8 +519,7 @@ def NAdam(
     **flags,
 ) -> optax.GradientTransformation:
     """``torch.optim.NAdam``: Dozat's momentum schedule μ_t = β1 (1 - 0.96^(t ψ) / 2)."""
-    lr, b1, b2 = _adam_checks(lr, betas, eps, weight_decay)
-    _nonnegative("momentum_decay", momentum_decay, "Invalid momentum_decay value")
+    lr, b1, b2 = _adam_checks(lr, betas)
     with _checks.peer_rules():
         opt = transforms.nadam(
             lr,
@@ -494,6 +533,8 @@ def NAdam(
     return _finish(opt, maximize, flags)
 
 
+@phrased(_torch_message)
+@_checks.arguments(**_ADAM_ARGS)
 def RAdam(
     lr: Hyper = 1e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
@@ -505,7 +546,7 @@ def RAdam(
     **flags,
 ) -> optax.GradientTransformation:
     """``torch.optim.RAdam``: rectified when ρ_t > 5, eps on the uncorrected sqrt(v)."""
-    lr, b1, b2 = _adam_checks(lr, betas, eps, weight_decay)
+    lr, b1, b2 = _adam_checks(lr, betas)
     with _checks.peer_rules():
         opt = transforms.radam(
             lr,
@@ -518,6 +559,8 @@ def RAdam(
     return _finish(opt, maximize, flags)
 
 
+@phrased(_torch_message)
+@_checks.arguments(**_ADAM_ARGS)
 def Adamax(
     lr: Hyper = 2e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
@@ -528,7 +571,7 @@ def Adamax(
     **flags,
 ) -> optax.GradientTransformation:
     """``torch.optim.Adamax``: u ← max(β2 u, |g| + eps); only m is bias-corrected."""
-    lr, b1, b2 = _adam_checks(lr, betas, eps, weight_decay)
+    lr, b1, b2 = _adam_checks(lr, betas)
     with _checks.peer_rules():
         opt = transforms.adamax(lr, b1, b2, eps, weight_decay=weight_decay)
     return _finish(opt, maximize, flags)
