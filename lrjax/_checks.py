@@ -366,11 +366,16 @@ def _what(arg: Arg) -> str:
     return what + (" or a schedule" if arg.schedule else "")
 
 
-def arguments(**declared: Arg) -> Callable:
+def arguments(phrase: Callable | None = None, /, **declared: Arg) -> Callable:
     """Decorate a public constructor (a function, or a class whose ``__init__`` takes
     the arguments) with the declaration of its arguments, checked on every call before
     the body runs. Values left at their defaults are not checked again. The declaration
-    is kept as ``__lrjax_args__`` for the generated tests."""
+    is kept as ``__lrjax_args__`` for the generated tests.
+
+    `phrase(name, value, error)`, when given, rewords a refusal: it returns the message
+    to raise instead (same error type), or None to keep it. compat.torch uses it to put
+    torch's own phrases ("Invalid learning rate: -0.1") first, as code ported from torch
+    matches on them."""
 
     def decorate(obj):
         target = obj.__init__ if isinstance(obj, type) else obj
@@ -386,8 +391,15 @@ def arguments(**declared: Arg) -> Callable:
             except TypeError:
                 return target(*args, **kwargs)  # the constructor says what is wrong
             for name, value in bound.arguments.items():
-                if name in declared:
+                if name not in declared:
+                    continue
+                try:
                     validate(name, value, declared[name])
+                except (TypeError, ValueError) as error:
+                    message = phrase(name, value, error) if phrase else None
+                    if message is None:
+                        raise
+                    raise type(error)(message) from None
             return target(*args, **kwargs)
 
         if isinstance(obj, type):

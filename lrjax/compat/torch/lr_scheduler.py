@@ -27,7 +27,6 @@ from jax.typing import ArrayLike
 
 from lrjax import _checks
 from lrjax.adaptive.plateau import ReduceOnPlateau
-from lrjax.compat.torch._messages import phrased
 from lrjax.schedules import (
     Schedule,
     cosine_decay,
@@ -87,8 +86,7 @@ _STEPS = _checks.STEPS
 _MILESTONES = _checks.integer(0, shape="vector")
 
 
-@phrased(_torch_message)
-@_checks.arguments(base_lr=_RATE, lr_lambda=_checks.function())
+@_checks.arguments(_torch_message, base_lr=_RATE, lr_lambda=_checks.function())
 def LambdaLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
     """lr_k = base_lr * lr_lambda(k). ``lr_lambda`` must be jax-traceable (use ``jnp.where``
     for branches); a non-callable raises TypeError, as torch's MultiplicativeLR does (torch's
@@ -97,8 +95,7 @@ def LambdaLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) ->
         return scale(from_fn(lr_lambda), base_lr)
 
 
-@phrased(_torch_message)
-@_checks.arguments(base_lr=_RATE, lr_lambda=_checks.function())
+@_checks.arguments(_torch_message, base_lr=_RATE, lr_lambda=_checks.function())
 def MultiplicativeLR(base_lr: ArrayLike, lr_lambda: Callable[[jax.Array], jax.Array]) -> Schedule:
     """lr_k = base_lr * lr_lambda(1) * ... * lr_lambda(k); ``lr_lambda(0)`` is never called.
 
@@ -257,8 +254,8 @@ def CyclicLR(
         )
 
 
-@phrased(_torch_message)
 @_checks.arguments(
+    _torch_message,
     base_lr=_RATE,
     max_lr=_RATE,
     total_steps=_checks.integer(0, open_low=True, optional=True),

@@ -56,7 +56,6 @@ import numpy as np
 import optax
 
 from lrjax import _checks, transforms
-from lrjax.compat.torch._messages import phrased
 from lrjax.transforms.base import (
     Hyper,
     ScaleByLearningRateState,
@@ -309,8 +308,8 @@ def _finish(opt: optax.GradientTransformation, maximize: bool, flags: dict):
     return optax.GradientTransformation(init, update)
 
 
-@phrased(_torch_message)
 @_checks.arguments(
+    _torch_message,
     lr=_LR,
     momentum=_NONNEGATIVE,
     dampening=_checks.real(schedule=True),
@@ -350,8 +349,8 @@ def SGD(
     return _finish(opt, maximize, flags)
 
 
-@phrased(_torch_message)
 @_checks.arguments(
+    _torch_message,
     lr=_LR,
     lr_decay=_NONNEGATIVE,
     weight_decay=_NONNEGATIVE,
@@ -383,9 +382,12 @@ def Adagrad(
     return _finish(opt, maximize, flags)
 
 
-@phrased(_torch_message)
 @_checks.arguments(
-    lr=_LR, rho=_checks.real(0, 1, schedule=True), eps=_NONNEGATIVE, weight_decay=_NONNEGATIVE
+    _torch_message,
+    lr=_LR,
+    rho=_checks.real(0, 1, schedule=True),
+    eps=_NONNEGATIVE,
+    weight_decay=_NONNEGATIVE,
 )
 def Adadelta(
     lr: Hyper = 1.0,
@@ -405,8 +407,8 @@ def Adadelta(
     return _finish(opt, maximize, flags)
 
 
-@phrased(_torch_message)
 @_checks.arguments(
+    _torch_message,
     lr=_LR,
     alpha=_NONNEGATIVE,
     eps=_NONNEGATIVE,
@@ -451,8 +453,7 @@ def _adam_checks(lr: Hyper, betas: Sequence[Hyper]) -> tuple:
 _ADAM_ARGS = dict(lr=_LR, eps=_NONNEGATIVE, weight_decay=_NONNEGATIVE)
 
 
-@phrased(_torch_message)
-@_checks.arguments(**_ADAM_ARGS)
+@_checks.arguments(_torch_message, **_ADAM_ARGS)
 def Adam(
     lr: Hyper = 1e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
@@ -480,8 +481,7 @@ def Adam(
     return _finish(opt, maximize, flags)
 
 
-@phrased(_torch_message)
-@_checks.arguments(**_ADAM_ARGS)
+@_checks.arguments(_torch_message, **_ADAM_ARGS)
 def AdamW(
     lr: Hyper = 1e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
@@ -505,8 +505,7 @@ def AdamW(
     )
 
 
-@phrased(_torch_message)
-@_checks.arguments(**_ADAM_ARGS, momentum_decay=_NONNEGATIVE)
+@_checks.arguments(_torch_message, **_ADAM_ARGS, momentum_decay=_NONNEGATIVE)
 def NAdam(
     lr: Hyper = 2e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
@@ -533,8 +532,7 @@ def NAdam(
     return _finish(opt, maximize, flags)
 
 
-@phrased(_torch_message)
-@_checks.arguments(**_ADAM_ARGS)
+@_checks.arguments(_torch_message, **_ADAM_ARGS)
 def RAdam(
     lr: Hyper = 1e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
@@ -559,8 +557,7 @@ def RAdam(
     return _finish(opt, maximize, flags)
 
 
-@phrased(_torch_message)
-@_checks.arguments(**_ADAM_ARGS)
+@_checks.arguments(_torch_message, **_ADAM_ARGS)
 def Adamax(
     lr: Hyper = 2e-3,
     betas: Sequence[Hyper] = (0.9, 0.999),
