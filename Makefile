@@ -13,10 +13,12 @@ $(BIN)/python:
 # The suite tests the main job and the examples, so it needs the demo extra too
 # (scikit-learn for the digits data, matplotlib for the report's plots), and it builds
 # the documentation site in strict mode (the docs extra), and drives Optuna (optuna).
+# The sweep engine is tested with framework carries (flax, equinox), PPO on gymnax
+# (rl), orbax checkpoints and TensorBoard logs: those extras too.
 # Optuna's GP sampler needs torch, for its test only: 2.13.0 is the CPU wheel these
 # machines keep on disk (a newer or unpinned torch would download a CUDA build).
 $(VENV)/.test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[test,dev,demo,docs,optuna]'
+	$(BIN)/pip install --quiet -e '.[test,dev,demo,docs,optuna,frameworks,rl,checkpoint,tensorboard]'
 	$(BIN)/pip install --quiet 'torch==2.13.0'
 	touch $@
 

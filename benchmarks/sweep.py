@@ -15,8 +15,8 @@ Compared, for each population size:
   programs per function, so only its first call compiles; compile time is measured
   inside each call (the union of JAX's trace, lowering and backend-compile time spans,
   from `jax.monitoring`) and its run time is the call's wall time minus that.
-  Also timed: the same vmapped program built once (`population_segment` and a jitted,
-  vmapped ``init``, as `run` uses them): compile = JAX's spans in its first call, run =
+  Also timed: the same vmapped programs called directly (`lrjax.sweep.programs`' ``start``
+  and ``advance``, as `run` uses them): compile = JAX's spans in its first call, run =
   its later calls, as a check on the subtraction.
 - sequential: one member's program, ``jax.jit`` of ``lax.scan(step)`` over the steps
   (per-step losses and learning rates, as `run` records them), with the hyperparameters
@@ -64,8 +64,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from lrjax.sweep import digits, run, space
-from lrjax.sweep.run import population_segment
+from lrjax.sweep import digits, programs, run, space
 from lrjax.transforms.base import applied_lr
 
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "one_cycle", "linear")
@@ -206,12 +205,17 @@ def benchmark_population(task, population, rounds, clock):
     row["sequential_compile_s"] = first - second
     row["sequential_compile_events_s"] = first_comp
 
-    segment = population_segment(task.step, None)
-    init_pop = jax.jit(jax.vmap(task.init))
+    start = programs.start(task.init)
+    advance = programs.advance(task.init, task.step, True)
+    steps = jax.tree.leaves(batches)[0].shape[0]
 
     def vmapped_once():
-        _, losses, lrs, _ = segment(init_pop(hp), hp, batches)
-        return np.asarray(losses)
+        values, losses = start(hp), []
+        for first in range(0, steps, programs.BLOCK):
+            n = min(programs.BLOCK, steps - first)
+            values, out = advance(values, hp, batches, np.int32(first), np.int32(n))
+            losses.append(np.asarray(out["loss"])[:, :n])
+        return np.concatenate(losses, 1)
 
     _, seg_first, seg_comp, _ = clock(vmapped_once)
     row["vmapped_program_first_call_s"] = seg_first

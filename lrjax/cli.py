@@ -778,20 +778,11 @@ def _bayes(config: Config, task, data, out: Path, say) -> Found:
 
 def _concatenate(sweeps):
     """The rounds of a search as one `SweepResult`, trials in order."""
-    from lrjax.sweep import SweepResult
+    from lrjax.sweep.result import concatenate
 
     if not sweeps:
         raise ValueError("the study already holds every trial asked for; raise --trials")
-    return SweepResult(
-        {k: np.concatenate([s.hparams[k] for s in sweeps]) for k in sweeps[0].hparams},
-        np.concatenate([s.losses for s in sweeps]),
-        np.concatenate([s.lrs for s in sweeps]),
-        {k: np.concatenate([s.evals[k] for s in sweeps]) for k in sweeps[0].evals},
-        sweeps[0].eval_steps,
-        group_lrs={
-            k: np.concatenate([s.group_lrs[k] for s in sweeps]) for k in sweeps[0].group_lrs
-        },
-    )
+    return concatenate(sweeps)
 
 
 def _bayes_text(config: Config, found) -> str:

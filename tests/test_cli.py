@@ -402,7 +402,7 @@ def test_diverged_members_rank_after_the_others_and_never_win():
     peaks = [0.1, 3.0, 0.01]
     result = SweepResult(
         {"family": np.zeros(3, int), "optimizer": np.zeros(3, int), "peak": np.array(peaks)},
-        np.array([[1.0, 0.5], [1.0, np.inf], [1.0, 0.9]], np.float32),
+        {"loss": np.array([[1.0, 0.5], [1.0, np.inf], [1.0, 0.9]], np.float32)},
         np.zeros((3, 2), np.float32),
         {"val_loss": np.array([[0.6], [0.05], [1.0]]), "val_error": np.full((3, 1), 0.1)},
         np.array([2]),

@@ -163,3 +163,35 @@ def test_digits_bayes():
     assert set(means) == {"random", "tpe", "halving"}
     assert all(v < 1.0 for v in means.values())  # every method's winner learned
     assert re.search(r"^\s+8\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+[\d.]+x$", out, flags=re.M)
+
+
+def _sweep_table(out: str) -> dict[str, list[float]]:
+    """The member lines ``  <peak>/<warmup>  <val_loss> <val_acc>`` and the winner's."""
+    rows = {}
+    for line in out.splitlines():
+        match = re.match(rf"\s+(\S+)\s+({NUMBER})\s+({NUMBER})$", line)
+        if match:
+            rows[match.group(1)] = [float(match.group(2)), float(match.group(3))]
+    return rows
+
+
+def _assert_sweep_worked(out: str) -> None:
+    rows = _sweep_table(out)
+    winner = rows.pop("winner")
+    assert len(rows) == 12, out  # 4 peaks x 3 warmups
+    losses = [loss for loss, _ in rows.values()]
+    assert all(abs(v) < float("inf") for v in winner)  # finite: not NaN, not inf
+    assert winner[0] == min(losses) < max(losses)  # the winner is the best member, not the worst
+    assert winner[0] < 0.3 and winner[1] > 0.9  # and it learned the digits
+
+
+def test_sweep_nnx():
+    pytest.importorskip("flax")
+    pytest.importorskip("sklearn")
+    _assert_sweep_worked(run_example("sweep_nnx", "--quick"))
+
+
+def test_sweep_equinox():
+    pytest.importorskip("equinox")
+    pytest.importorskip("sklearn")
+    _assert_sweep_worked(run_example("sweep_equinox", "--quick"))

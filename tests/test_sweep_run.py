@@ -99,7 +99,7 @@ def test_rows_csv_and_json(reference, tmp_path):
     assert header[:3] == ["b1", "peak", "warmup"] and "final_mse" in header  # sorted keys
     reference.to_json(tmp_path / "r.json")
     data = json.loads((tmp_path / "r.json").read_text())
-    assert len(data["losses"]) == 5 and len(data["losses"][0]) == 16
+    assert len(data["metrics"]["loss"]) == 5 and len(data["metrics"]["loss"][0]) == 16
 
 
 SHARDED = """
@@ -137,13 +137,13 @@ def test_rows_refuse_a_column_filled_twice(reference):
 
 
 def test_return_carry_and_compiled_programs_are_reused(reference):
-    from lrjax.sweep.run import population_init, population_segment
+    from lrjax.sweep import programs as P
 
     first = run(init, step, HP, BATCHES, evaluate=evaluate, chunk_size=2, return_carry=True)
-    programs = population_init(init), population_segment(step, evaluate)
+    programs = P.start(init), P.advance(init, step, True), P.evaluate(init, evaluate)
     sizes = [p._cache_size() for p in programs]
     again = run(init, step, HP, BATCHES, evaluate=evaluate, chunk_size=2, return_carry=True)
-    assert programs == (population_init(init), population_segment(step, evaluate))
+    assert programs == (P.start(init), P.advance(init, step, True), P.evaluate(init, evaluate))
     assert [p._cache_size() for p in programs] == sizes  # nothing recompiled
     np.testing.assert_array_equal(again.losses, first.losses)
     # the returned carries are the members' final states, in population order
@@ -197,7 +197,7 @@ def _diverging():
     nan, inf = float("nan"), float("inf")
     return SweepResult(
         {"peak": np.array([0.1, 10.0], np.float32)},
-        np.array([[1.0, 0.5, 0.25], [1.0, nan, nan]], np.float32),
+        {"loss": np.array([[1.0, 0.5, 0.25], [1.0, nan, nan]], np.float32)},
         np.array([[nan, nan, nan], [0.1, inf, -inf]], np.float32),
         {"mse": np.array([[0.4, 0.3], [nan, nan]], np.float32)},
         np.array([2, 3]),
@@ -214,7 +214,7 @@ def test_rows_flag_diverged_members_without_warnings():
     assert rows[0]["best_mse"] == pytest.approx(0.3) and rows[0]["best_train_loss"] == 0.25
     assert np.isnan(rows[1]["best_mse"]) and np.isnan(rows[1]["final_train_loss"])
     assert rows[1]["best_train_loss"] == 1.0  # the finite steps before it diverged
-    inf_only = result._replace(losses=np.array([[1.0, 1.0, 1.0], [1.0, np.inf, 2.0]]))
+    inf_only = result._replace(metrics={"loss": np.array([[1.0, 1.0, 1.0], [1.0, np.inf, 2.0]])})
     assert inf_only.diverged.tolist() == [False, True]  # +/-inf counts, not only NaN
     clash = result._replace(hparams={"diverged": np.array([0, 1])})
     with pytest.raises(ValueError, match="'diverged' would be filled twice"):
@@ -230,7 +230,7 @@ def test_json_is_strict_with_null_for_non_finite_numbers(tmp_path):
     text = (tmp_path / "r.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     data = json.loads(text, parse_constant=refuse)
-    assert data["losses"] == [[1.0, 0.5, 0.25], [1.0, None, None]]
+    assert data["metrics"]["loss"] == [[1.0, 0.5, 0.25], [1.0, None, None]]
     assert data["lrs"][1] == [pytest.approx(0.1), None, None] and data["lrs"][0] == [None] * 3
     assert data["evals"]["mse"][1] == [None, None]
     assert data["rows"][1]["diverged"] is True and data["rows"][1]["best_mse"] is None

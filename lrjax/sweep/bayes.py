@@ -352,15 +352,7 @@ def search(
 
 def _first(result: SweepResult, k: int) -> SweepResult:
     """The first ``k`` members of a sweep's result (a round without its padding)."""
-    return SweepResult(
-        {name: v[:k] for name, v in result.hparams.items()},
-        result.losses[:k],
-        result.lrs[:k],
-        {name: v[:k] for name, v in result.evals.items()},
-        result.eval_steps,
-        None if result.carry is None else jax.tree.map(lambda x: x[:k], result.carry),
-        {name: v[:k] for name, v in result.group_lrs.items()},
-    )
+    return result.select(slice(0, k))
 
 
 def _tell(study, trial, curve: np.ndarray, eval_steps: np.ndarray, TrialState) -> None:

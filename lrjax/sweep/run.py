@@ -1,328 +1,337 @@
 """Train a population of hyperparameter settings as one compiled, vmapped program.
 
-The user writes one member's training: ``init(hp) -> carry`` and
-``step(carry, batch, hp) -> (carry, loss)`` (the carry holds params and optimizer state,
-any pytree), plus an optional ``evaluate(carry, hp) -> {name: value}``. `run` vmaps
-them over the population (the leading axis of ``hp``), scans over steps inside one
-`jax.jit`, and returns a `SweepResult`. The population is sharded over all devices
-(a one-axis `Mesh` and `NamedSharding`), trained in chunks of ``chunk_size`` members when
-it does not fit at once, and the steps run in segments of ``eval_every``, so evaluation
-and progress reach the host per segment rather than per step. Results do not depend on
-the chunking, the sharding or the segmenting (tested).
+Two ways to write a member's training, one engine (`lrjax.sweep.population` places,
+chunks and gathers both):
+
+* **Step by step** (`run`): ``init(hp) -> carry`` and ``step(carry, batch, hp)`` (or
+  ``step(carry, hp)`` without batches) returning ``(carry, loss)`` or
+  ``(carry, {name: scalar})``, plus an optional ``evaluate(carry, hp) -> {name: scalar}``
+  after every segment of ``eval_every`` steps. The carry may hold params and optax
+  states as plain pytrees or as framework objects (Flax NNX modules and
+  ``nnx.Optimizer``, a Linen ``TrainState``, Equinox modules; see `lrjax.sweep.carry`).
+* **Whole program** (`run_train`): ``train(hp) -> metrics``, the PureJaxRL style.
+
+One metric is the score (``score=``, ``mode="min"`` or ``"max"``). Results depend on the
+chunk size and device count only at the level of rounding (XLA batches matmuls
+differently for other shapes), which chaotic training (RL) can grow into other
+trajectories; `replay` reproduces one member bitwise.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
-import json
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh
 
-from lrjax.transforms.applied import find_rate
+from lrjax.sweep import carry as carries
+from lrjax.sweep import programs
+from lrjax.sweep.checkpoint import Checkpoints
+from lrjax.sweep.logs import Segment
+from lrjax.sweep.members import Members, count, leading, score_name, split_rates
+from lrjax.sweep.population import Layout, chunks, pad, population_mesh, rows_of
+from lrjax.sweep.result import SweepResult, check_mode
 
-
-class SweepResult(NamedTuple):
-    """Per member (row) of the population.
-
-    hparams: name -> array (population,), flattened from the hyperparameter pytree
-      with "/"-joined keys.
-    losses: (population, steps) training loss of every step.
-    lrs: (population, steps) learning rate each step applied (NaN where the carry holds no
-      lrjax state, or parameter groups: one rate per group is in `group_lrs`).
-    evals: name -> (population, n_evals) values of ``evaluate`` after each segment.
-    eval_steps: (n_evals,) the step counts at which ``evaluate`` ran.
-    carry: the final carries (params, optimizer states), stacked along the population
-      axis as NumPy arrays, when `run` was asked for them (``return_carry=True``).
-    group_lrs: group label -> (population, steps) rate of each parameter group where the
-      optimizer partitions the params (`optax.partition`, `optax.multi_transform`; nested
-      labels "/"-joined); empty otherwise. Groups' rates are never multiplied into `lrs`.
-    """
-
-    hparams: dict[str, np.ndarray]
-    losses: np.ndarray
-    lrs: np.ndarray
-    evals: dict[str, np.ndarray]
-    eval_steps: np.ndarray
-    carry: Any = None
-    group_lrs: dict[str, np.ndarray] = {}  # noqa: RUF012 - never mutated, replaced whole
-
-    @property
-    def size(self) -> int:
-        return self.losses.shape[0]
-
-    @property
-    def diverged(self) -> np.ndarray:
-        """(population,) bool: the member's training loss became non-finite (NaN or
-        +/-inf) at some step. Its training broke down there (a non-finite loss gives
-        non-finite gradients, and the parameters follow), so its later numbers, often
-        NaN, say nothing about how good its hyperparameters are: rank it after every
-        member that did not diverge (as ``lrjax sweep`` does)."""
-        return ~np.all(np.isfinite(self.losses), axis=1)
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One row per member: hyperparameters, final and best training loss
-        (``final_train_loss``, ``best_train_loss``), ``diverged`` (True when the training
-        loss became non-finite at some step, see `diverged`), final and best of each
-        evaluation (``final_<name>``, ``best_<name>``; best = the minimum of the finite
-        values, so evaluate losses, or errors rather than accuracies; NaN when none is
-        finite). A name that would fill a column twice is an error."""
-        columns = [*self.hparams, "final_train_loss", "best_train_loss", "diverged"]
-        columns += [f"{kind}_{name}" for name in self.evals for kind in ("final", "best")]
-        repeated = sorted({c for c in columns if columns.count(c) > 1})
-        if repeated:
-            raise ValueError(f"rows: column {repeated[0]!r} would be filled twice; rename it")
-        diverged = self.diverged
-        rows = []
-        for i in range(self.size):
-            row = {k: v[i].item() for k, v in self.hparams.items()}
-            row["final_train_loss"] = float(self.losses[i, -1])
-            row["best_train_loss"] = _finite_min(self.losses[i])
-            row["diverged"] = bool(diverged[i])
-            for name, values in self.evals.items():
-                row[f"final_{name}"] = float(values[i, -1]) if values.shape[1] else None
-                row[f"best_{name}"] = _finite_min(values[i]) if values.shape[1] else None
-            rows.append(row)
-        return rows
-
-    def to_csv(self, path: str | Path) -> None:
-        rows = self.rows()
-        with open(path, "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-
-    def to_json(self, path: str | Path) -> None:
-        """The rows, plus the loss, learning-rate and evaluation curves, as strict JSON:
-        a non-finite number (NaN, +/-inf: a diverged member, a step without a rate) is
-        written as ``null``, since JSON has no NaN and a strict reader refuses Python's
-        bare ``NaN``; the rows' ``diverged`` says which members diverged."""
-        data = {
-            "rows": [{k: _json_number(v) for k, v in row.items()} for row in self.rows()],
-            "losses": _json_array(self.losses),
-            "lrs": _json_array(self.lrs),
-            "group_lrs": {k: _json_array(v) for k, v in self.group_lrs.items()},
-            "evals": {k: _json_array(v) for k, v in self.evals.items()},
-            "eval_steps": self.eval_steps.tolist(),
-        }
-        Path(path).write_text(json.dumps(data, allow_nan=False))
+__all__ = ["SweepResult", "member_carry", "population_mesh", "replay", "run", "run_train"]
 
 
-def _finite_min(values: np.ndarray) -> float:
-    """The least finite entry, NaN when there is none (without NumPy's All-NaN warning)."""
-    finite = values[np.isfinite(values)]
-    return float(finite.min()) if len(finite) else float("nan")
-
-
-def _json_number(value: Any) -> Any:
-    """A row's value for JSON: a non-finite float becomes None (``null``)."""
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
-def _json_array(values: np.ndarray) -> list:
-    """Nested lists of ``values`` with None (``null``) for each non-finite entry."""
-    values = np.asarray(values)
-    if not np.issubdtype(values.dtype, np.floating):
-        return values.tolist()
-    out = values.astype(object)
-    out[~np.isfinite(values)] = None
-    return out.tolist()
-
-
-def _path_names(tree: Any) -> dict[str, Any]:
-    """The leaves of `tree` keyed by their "/"-joined paths."""
+def flat_names(tree: Any) -> dict[str, np.ndarray]:
+    """The leaves of `tree` as host arrays keyed by their "/"-joined paths."""
     leaves = jax.tree_util.tree_leaves_with_path(tree)
     return {
-        "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): v
+        "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): np.asarray(v)
         for path, v in leaves
     }
 
 
-def _flat_names(tree: Any) -> dict[str, np.ndarray]:
-    return {k: np.asarray(v) for k, v in _path_names(tree).items()}
+def total_steps(batches: Any, steps: Any) -> int:
+    """The number of steps: the batches' leading axis, or ``steps`` without batches."""
+    if batches is None:
+        if steps is None:
+            raise TypeError("pass batches (a pytree with a leading step axis) or steps=N")
+        return count("steps", steps, 1)
+    n = leading("batches", batches, "step")
+    if steps is not None and count("steps", steps, 1) != n:
+        raise ValueError(f"steps={steps} but batches hold {n} steps")
+    return n
 
 
-def _rates(carry: Any) -> tuple[jax.Array, dict[str, jax.Array]]:
-    """The step's one rate (NaN where there is none, or one per group) and the groups'."""
-    rate = find_rate(carry)
-    nan = jnp.asarray(jnp.nan, jnp.float32)
-    if rate is None:
-        return nan, {}
-    if isinstance(rate, dict):
-        return nan, {
-            k: jnp.asarray(v, jnp.float32).reshape(()) for k, v in _path_names(rate).items()
-        }
-    return jnp.asarray(rate, jnp.float32).reshape(()), {}
+def open_checkpoints(checkpoint: str | Path | None, resume: bool, fingerprint: dict):
+    """The sweep's `Checkpoints` and the state to resume from (None: start afresh)."""
+    if checkpoint is None:
+        if resume:
+            raise ValueError("resume=True needs checkpoint=<folder> to resume from")
+        return None, None
+    saved = Checkpoints(checkpoint)
+    state = saved.latest()
+    if state is not None and not resume:
+        raise ValueError(
+            f"checkpoint folder {str(checkpoint)!r} holds a sweep's checkpoint; pass "
+            "resume=True to continue it, or choose an empty folder"
+        )
+    if state is not None and not _same(state["fingerprint"], fingerprint):
+        raise ValueError(
+            f"the checkpoint in {str(checkpoint)!r} is of another sweep (its population, "
+            "steps, segments, chunks, devices or hyperparameters differ)"
+        )
+    return saved, state
 
 
-def _count(name: str, value: Any, low: int) -> int:
-    """A host-side count (steps per segment, members per chunk) as an int: `TypeError`
-    for a value that is not an integer at all (2.5, True, "4": `range` and slicing need
-    an int, and a bool is not a count), `ValueError` below ``low``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer >= {low}, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
+def _same(a: Any, b: Any) -> bool:
+    """Equal fingerprints: the same keys, numbers and arrays."""
+    a, b = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
-def _leading(name: str, tree: Any, axis: str) -> int:
-    """The length of the leading (``axis``) axis that every leaf of ``tree`` shares; a
-    `ValueError` naming ``name`` when there is no leaf, a leaf has no leading axis, the
-    leaves disagree, or the axis is empty."""
-    leaves = jax.tree.leaves(tree)
-    if not leaves:
-        raise ValueError(f"{name} must hold arrays with a leading {axis} axis, got {tree!r}")
-    shapes = [np.shape(x) for x in leaves]
-    if any(len(s) == 0 for s in shapes):
-        raise ValueError(f"{name}: every leaf needs a leading {axis} axis, got shapes {shapes}")
-    sizes = sorted({s[0] for s in shapes})
-    if len(sizes) > 1:
-        raise ValueError(f"{name}: the leaves' leading {axis} axes differ, got sizes {sizes}")
-    if sizes[0] < 1:
-        raise ValueError(f"{name}: the leading {axis} axis is empty (length 0)")
-    return int(sizes[0])
+def assemble(segments: list[Segment], eval_steps: list[int], mode: str) -> SweepResult:
+    """One `SweepResult` from the segments of `run`, chunk after chunk."""
+    by_chunk: dict[int, list[Segment]] = {}
+    for s in segments:
+        by_chunk.setdefault(int(s.members[0]), []).append(s)
+    parts = []
+    for part in by_chunk.values():
+        first = part[0]
 
+        def steps(get, part=part):
+            return np.concatenate([get(s) for s in part], 1)
 
-def rows_of(tree: Any, start: int, stop: int) -> Any:
-    return jax.tree.map(lambda x: x[start:stop], tree)
+        parts.append(
+            SweepResult(
+                first.hparams,
+                {k: steps(lambda s, k=k: s.metrics[k]) for k in first.metrics},
+                steps(lambda s: s.lrs),
+                {k: np.stack([s.evals[k] for s in part], 1) for k in first.evals},
+                np.asarray(eval_steps),
+                None,
+                {k: steps(lambda s, k=k: s.group_lrs[k]) for k in first.group_lrs},
+                first.score,
+                mode,
+            )
+        )
+    from lrjax.sweep.result import concatenate
 
-
-def _pad(tree: Any, extra: int) -> Any:
-    """Repeat the last member `extra` times, so the population shards evenly; the extra
-    members' results are dropped."""
-    if extra == 0:
-        return tree
-    return jax.tree.map(lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], extra, 0)]), tree)
-
-
-@functools.lru_cache(maxsize=32)
-def population_init(init: Callable) -> Callable:
-    """``hp -> carry`` for a whole population, jitted; cached per `init`, so repeated
-    sweeps with the same function compile once per shape."""
-    return jax.jit(jax.vmap(init))
-
-
-@functools.lru_cache(maxsize=32)
-def population_segment(step: Callable, evaluate: Callable | None) -> Callable:
-    """``(carry, hp, batches) -> (carry, losses, lrs, metrics)`` for a whole population:
-    one member's scan over a segment of steps, vmapped over members (the batches are
-    shared) and jitted, with the carry donated. Cached per (`step`, `evaluate`), like
-    `population_init`."""
-
-    def member(carry, hp, segment):
-        def body(c, batch):
-            c, loss = step(c, batch, hp)
-            return c, (loss, _rates(c))
-
-        carry, (losses, lrs) = jax.lax.scan(body, carry, segment)
-        metrics = {} if evaluate is None else evaluate(carry, hp)
-        return carry, losses, lrs, metrics
-
-    return jax.jit(jax.vmap(member, in_axes=(0, 0, None)), donate_argnums=0)
-
-
-def population_mesh() -> Mesh:
-    """A one-axis mesh named "population" over all devices."""
-    return Mesh(np.array(jax.devices()), ("population",))
+    return concatenate(parts)
 
 
 def run(
     init: Callable[[Any], Any],
-    step: Callable[[Any, Any, Any], tuple[Any, jax.Array]],
+    step: Callable[..., tuple[Any, Any]],
     hparams: Any,
-    batches: Any,
+    batches: Any = None,
     *,
+    steps: int | None = None,
     evaluate: Callable[[Any, Any], dict[str, jax.Array]] | None = None,
     eval_every: int | None = None,
+    score: str | None = None,
+    mode: str = "min",
     chunk_size: int | None = None,
     mesh: Mesh | None = None,
     progress: bool = False,
     return_carry: bool = False,
+    callback: Callable[[Segment], Any] | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
 ) -> SweepResult:
-    """Train every member of the population on the same `batches` (leading axis: steps).
+    """Train every member of the population, on the same `batches` or for `steps` steps.
 
     Args:
       init: ``hp -> carry`` for one member.
-      step: ``(carry, batch, hp) -> (carry, loss)`` for one member and one batch.
+      step: ``(carry, batch, hp)`` (with `batches`) or ``(carry, hp)`` (with `steps`),
+        returning ``(carry, loss)`` or ``(carry, {name: scalar})``.
       hparams: a pytree of arrays with a leading population axis (see `lrjax.sweep.space`).
-      batches: a pytree of arrays with a leading step axis, shared by all members.
+      batches: a pytree of arrays with a leading step axis, shared by all members; or
+        None, and `steps` says how many steps to take.
+      steps: the number of steps, an integer >= 1, when there are no `batches`.
       evaluate: ``(carry, hp) -> {name: scalar}``, run after every segment.
       eval_every: steps per segment, an integer >= 1 (default: all steps in one
-        segment; the last segment may be shorter).
+        segment; the last segment may be shorter). Segments of any length reuse one
+        compiled program (see `lrjax.sweep.programs`).
+      score: the metric that ranks members: a name from `step`'s metrics (a scalar step
+        output is "loss") or from `evaluate`'s (default: "loss", or the only metric).
+      mode: "min" or "max", the score's direction.
       chunk_size: members trained at once, an integer >= 1 (default: the whole
         population).
-      mesh: the devices to shard the population over (default: all of them).
+      mesh: the devices to shard the population over (default: every device of every
+        process).
       progress: print a progress line per segment to stderr.
-      return_carry: keep every member's final carry (copied to host memory) in the
-        result, to evaluate or keep training the members afterwards.
+      return_carry: keep every member's final carry (host arrays) in the result.
+      callback: called on the host with a `lrjax.sweep.logs.Segment` after every segment
+        (see `lrjax.sweep.logs` for writers: JSON lines, CSV, TensorBoard).
+      checkpoint: a folder to save the sweep's progress in, every `checkpoint_every`
+        segments, with orbax-checkpoint.
+      resume: continue from the newest checkpoint in `checkpoint` (a fresh start where
+        there is none). The resumed result equals the uninterrupted one bitwise on the
+        same machine and layout.
 
     Compiled programs are cached per function object: pass the same `init`, `step` and
     `evaluate` (not fresh lambdas) to reuse them across calls of the same shapes.
     """
-    population = _leading("hparams", hparams, "population")
-    steps = _leading("batches", batches, "step")
-    eval_every = steps if eval_every is None else _count("eval_every", eval_every, 1)
-    chunk_size = population if chunk_size is None else _count("chunk_size", chunk_size, 1)
-    mesh = population_mesh() if mesh is None else mesh
-    n_dev = mesh.devices.size
-    sharding = NamedSharding(mesh, PartitionSpec("population"))
-    bounds = list(range(0, steps, eval_every)) + [steps]
-
-    init_pop = population_init(init)
-    segment_pop = population_segment(step, evaluate)
-
-    chunks, carries = [], []
-    t0 = time.perf_counter()
-    for start in range(0, population, chunk_size):
-        hp = rows_of(hparams, start, start + chunk_size)
-        size = jax.tree.leaves(hp)[0].shape[0]
-        hp = jax.device_put(_pad(hp, -size % n_dev), sharding)
-        carry = init_pop(hp)
-        losses, lrs, groups, evals = [], [], [], []
-        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-            segment = rows_of(batches, a, b)
-            carry, seg_losses, (seg_lrs, seg_groups), metrics = segment_pop(carry, hp, segment)
-            losses.append(np.asarray(seg_losses)[:size])
-            lrs.append(np.asarray(seg_lrs)[:size])
-            groups.append({k: np.asarray(v)[:size] for k, v in seg_groups.items()})
-            evals.append({k: np.asarray(v)[:size] for k, v in metrics.items()})
-            if progress:
-                done = (start + size * b / steps) / population
-                print(
-                    f"\rsweep: members {start + size}/{population}, step {b}/{steps}, "
-                    f"{time.perf_counter() - t0:.1f} s ({100 * done:.0f}%)",
-                    end="",
-                    file=sys.stderr,
-                )
-        if return_carry:
-            carries.append(jax.tree.map(lambda x, size=size: np.asarray(x)[:size], carry))
-        chunks.append(
-            (
-                np.concatenate(losses, 1),
-                np.concatenate(lrs, 1),
-                {k: np.stack([e[k] for e in evals], 1) for k in (evals[0] if evals else {})},
-                {k: np.concatenate([g[k] for g in groups], 1) for k in groups[0]},
+    mode = check_mode(mode)
+    population = leading("hparams", hparams, "population")
+    total = total_steps(batches, steps)
+    eval_every = total if eval_every is None else count("eval_every", eval_every, 1)
+    chunk_size = population if chunk_size is None else count("chunk_size", chunk_size, 1)
+    checkpoint_every = count("checkpoint_every", checkpoint_every, 1)
+    layout = Layout(mesh)
+    hp_host, names = jax.tree.map(np.asarray, hparams), flat_names(hparams)
+    bounds = [*range(0, total, eval_every), total]
+    fingerprint = {
+        "counts": np.array([population, total, eval_every, chunk_size, layout.devices]),
+        "hparams": names,
+    }
+    saved, state = open_checkpoints(checkpoint, resume, fingerprint)
+    if state is None:
+        state = {"chunk": 0, "segment": 0, "values": None, "segments": [], "carries": []}
+    else:
+        state["segments"] = [Segment(**s) for s in state["segments"]]
+    shared = None if batches is None else layout.replicate(batches)
+    t0, done = time.perf_counter(), len(state["segments"])
+    try:
+        for c, (a, b) in enumerate(chunks(population, chunk_size)):
+            if c < state["chunk"]:
+                continue
+            members = Members(
+                init, step, evaluate, layout, rows_of(hp_host, a, b), shared, state["values"]
             )
-        )
+            for k in range(state["segment"], len(bounds) - 1):
+                first, stop = bounds[k], bounds[k + 1]
+                metrics, lrs, groups = split_rates(members.advance(first, stop - first))
+                evals = members.evaluate()
+                score = score_name(score, metrics, evals)
+                segment = Segment(
+                    "run", first, stop, np.arange(a, b), rows_of(names, a, b), metrics,
+                    lrs, groups, evals, score, mode,
+                )  # fmt: skip
+                state["segments"].append(segment)
+                if callback is not None:
+                    callback(segment)
+                if progress:
+                    _progress(a, b, stop, total, population, t0)
+                done += 1
+                last = k + 2 == len(bounds)
+                state.update(chunk=c + last, segment=0 if last else k + 1)
+                if last and return_carry:
+                    state["carries"].append(members.host_values())
+                state["values"] = None if last else members.host_values()
+                if saved is not None and done % checkpoint_every == 0:
+                    saved.save(done, _saveable(state, fingerprint))
+            state["values"] = None
+    finally:
+        if saved is not None:
+            saved.close()
     if progress:
         print(file=sys.stderr)
-    return SweepResult(
-        _flat_names(hparams),
-        np.concatenate([c[0] for c in chunks]),
-        np.concatenate([c[1] for c in chunks]),
-        {k: np.concatenate([c[2][k] for c in chunks]) for k in chunks[0][2]},
-        np.asarray(bounds[1:]),
-        jax.tree.map(lambda *x: np.concatenate(x), *carries) if return_carry else None,
-        {k: np.concatenate([c[3][k] for c in chunks]) for k in chunks[0][3]},
+    result = assemble(state["segments"], bounds[1:], mode)
+    if return_carry:
+        values = [_concatenate(x) for x in zip(*state["carries"], strict=True)]
+        template = carries.structure(init, jax.tree.map(lambda x: x[0], hp_host))
+        result = result._replace(carry=carries.fill(template, values))
+    return result
+
+
+def _concatenate(parts: tuple) -> Any:
+    """Chunks' host arrays along the population axis (PRNG key arrays stay keys)."""
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], jax.Array):
+        return jax.numpy.concatenate(parts)
+    return np.concatenate(parts)
+
+
+def _saveable(state: dict, fingerprint: dict) -> dict:
+    return {
+        **state,
+        "segments": [s._asdict() for s in state["segments"]],
+        "fingerprint": fingerprint,
+    }
+
+
+def _progress(a: int, b: int, stop: int, total: int, population: int, t0: float) -> None:
+    done = (a + (b - a) * stop / total) / population
+    print(
+        f"\rsweep: members {b}/{population}, step {stop}/{total}, "
+        f"{time.perf_counter() - t0:.1f} s ({100 * done:.0f}%)",
+        end="",
+        file=sys.stderr,
     )
+
+
+def run_train(
+    train: Callable[[Any], Any],
+    hparams: Any,
+    *,
+    score: str | None = None,
+    mode: str = "min",
+    chunk_size: int | None = None,
+    mesh: Mesh | None = None,
+    callback: Callable[[Segment], Any] | None = None,
+) -> SweepResult:
+    """The whole-program form: ``train(hp) -> metrics`` for one member (a pytree of
+    arrays, such as per-update returns), vmapped over the population, jitted
+    (``jax.jit(jax.vmap(train))``, cached per `train`), sharded over every device and
+    chunked as `run` does.
+
+    The result's `metrics` hold ``train``'s outputs by "/"-joined name, each
+    ``(population, ...)``; ``score`` names one (default: the only one, or "loss"),
+    ranked in ``mode``'s direction: a metric of one value per member is its own score, a
+    curve scores the mean of its last quarter. ``callback`` gets one `Segment` per chunk.
+    """
+    mode = check_mode(mode)
+    population = leading("hparams", hparams, "population")
+    chunk_size = population if chunk_size is None else count("chunk_size", chunk_size, 1)
+    layout, program = Layout(mesh), programs.whole(train)
+    hp_host, names = jax.tree.map(np.asarray, hparams), flat_names(hparams)
+    parts = []
+    for a, b in chunks(population, chunk_size):
+        hp = layout.place(pad(rows_of(hp_host, a, b), layout.padded(b - a)))
+        metrics = flat_names(layout.gather(program(hp), b - a))
+        if score is None:
+            score = next(iter(metrics)) if len(metrics) == 1 else "loss"
+        if score not in metrics:
+            raise ValueError(f"score {score!r} is not among train's outputs {sorted(metrics)}")
+        length = next((v.shape[1] for v in metrics.values() if v.ndim > 1), 1)
+        lrs = np.zeros((b - a, 0), np.float32)
+        segment = Segment(
+            "train", 0, length, np.arange(a, b), rows_of(names, a, b), metrics, lrs, {}, {},
+            score, mode,
+        )  # fmt: skip
+        if callback is not None:
+            callback(segment)
+        parts.append(SweepResult(segment.hparams, metrics, lrs, {}, np.zeros(0, int)))
+    from lrjax.sweep.result import concatenate
+
+    return concatenate(parts)._replace(score=score, mode=mode)
+
+
+def member_carry(init: Callable, hparams: Any, carry: Any, member: int) -> Any:
+    """Member ``member``'s final carry as `init` builds it, with its real objects: the
+    arrays of a result's stacked ``carry`` (``return_carry=True``) filled into
+    ``init(hp)`` of that member's hyperparameters, so an optimizer built from them (a
+    ``TrainState``'s ``tx``, an ``nnx.Optimizer``) is whole again."""
+    hp = jax.tree.map(lambda x: np.asarray(x)[member], hparams)
+    return carries.fill(init(hp), [x[member] for x in carries.arrays(carry)])
+
+
+def replay(member: int, hparams: Any, *args: Any, chunk_size: int | None = None, **kw):
+    """Member ``member`` of a sweep trained again, bitwise as in the sweep: its
+    hyperparameters fill a population of the size of the chunk it trained in, laid out
+    on the same devices, so every compiled shape is the sweep's. ``args`` and ``kw`` are
+    `run`'s (``init, step, ...`` after ``hparams``; the same ``chunk_size`` and
+    ``mesh``). Returns that member's `SweepResult` (one row).
+
+    Why not alone: XLA compiles a population of another size (a single member, a
+    smaller chunk, fewer devices) to other batched kernels, whose float rounding
+    differs; in chaotic training (RL) those roundings grow into other trajectories."""
+    population = leading("hparams", hparams, "population")
+    chunk = population if chunk_size is None else count("chunk_size", chunk_size, 1)
+    size = min(chunk, population - member // chunk * chunk)  # the member's chunk's size
+    hp = jax.tree.map(lambda x: np.repeat(np.asarray(x)[member : member + 1], size, 0), hparams)
+    init, step, *rest = args
+    result = run(init, step, hp, *rest, **kw)
+    return result.select(np.array([0]))
