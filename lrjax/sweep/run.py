@@ -218,8 +218,8 @@ def run(
                 state.update(chunk=c + last, segment=0 if last else k + 1)
                 if last and return_carry:
                     state["carries"].append(members.host_values())
-                state["values"] = None if last else members.host_values()
                 if saved is not None and done % checkpoint_every == 0:
+                    state["values"] = None if last else members.host_values()
                     saved.save(done, _saveable(state, fingerprint))
             state["values"] = None
     finally:

@@ -156,8 +156,9 @@ def successive_halving(
             if r + 1 < len(rungs):
                 members.take(order)
                 alive = alive[order]
-            state.update(rung=r + 1, alive=alive, values=members.host_values())
+            state.update(rung=r + 1, alive=alive)
             if saved is not None and (r + 1) % checkpoint_every == 0:
+                state["values"] = members.host_values()
                 saved.save(r + 1, {**state, "fingerprint": fingerprint})
     finally:
         if saved is not None:
@@ -319,8 +320,9 @@ def pbt(
                 source = np.asarray(source)
                 members.take(source, jax.tree.map(np.asarray, new_hp))
                 state["parents"].append(source)
-            state.update(segment=k + 1, hparams=members.hp_host, values=members.host_values())
+            state.update(segment=k + 1, hparams=members.hp_host)
             if saved is not None and (k + 1) % checkpoint_every == 0:
+                state["values"] = members.host_values()
                 saved.save(k + 1, {**state, "fingerprint": fingerprint})
     finally:
         if saved is not None:
