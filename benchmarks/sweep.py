@@ -65,7 +65,7 @@ import numpy as np
 import optax
 
 from lrjax.sweep import digits, programs, run, space
-from lrjax.transforms.base import applied_lr
+from lrjax.transforms.applied import applied_lr
 
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "one_cycle", "linear")
 OPTIMIZERS = ("momentum", "adam")

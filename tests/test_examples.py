@@ -195,3 +195,29 @@ def test_sweep_equinox():
     pytest.importorskip("equinox")
     pytest.importorskip("sklearn")
     _assert_sweep_worked(run_example("sweep_equinox", "--quick"))
+
+
+def _ppo_table(out: str) -> tuple[dict[str, list[float]], list[float]]:
+    """The member lines ``  <lr>/<anneal>/<warmup>/<seed>  <score> <last>`` and the winner's."""
+    rows = {}
+    for line in out.splitlines():
+        match = re.match(rf"\s+(\S+/\S+|winner)\s+({NUMBER})\s+({NUMBER})$", line)
+        if match:
+            rows[match.group(1)] = [float(match.group(2)), float(match.group(3))]
+    return rows, rows.pop("winner")
+
+
+@pytest.mark.parametrize("form", ["train", "steps"])
+def test_sweep_ppo_cartpole(form, tmp_path):
+    pytest.importorskip("gymnax")
+    args = ["--quick", "--form", form]
+    if form == "steps":
+        args += ["--tensorboard", str(tmp_path / "tb"), "--checkpoint", str(tmp_path / "ck")]
+    rows, winner = _ppo_table(run_example("sweep_ppo_cartpole", *args))
+    scores = [score for score, _ in rows.values()]
+    assert len(rows) == 6 and all(s == s for s in scores)  # 6 members, no NaN
+    assert winner[0] == max(scores) > min(scores)  # the winner has the highest return
+    assert winner[0] > 30  # above a random policy's ~22: it learned to balance a little
+    if form == "steps":
+        assert len(list((tmp_path / "tb").iterdir())) == 6  # one TensorBoard run per member
+        assert any((tmp_path / "ck").iterdir())

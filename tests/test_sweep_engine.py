@@ -319,3 +319,19 @@ def test_replay_reproduces_one_member_bitwise():
 def test_bad_contracts_say_what_to_do(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_bayesian_search_without_batches_maximises_its_objective():
+    pytest.importorskip("optuna")
+    from lrjax.sweep import bayes
+
+    def distance(carry, hp):
+        return {"closeness": -jnp.sum((carry[0] - jnp.array([1.0, -1.0])) ** 2)}
+
+    found = bayes.search(
+        rl_init, rl_step, {"lr": sweep.space.log_uniform(1e-3, 0.9)}, steps=20,
+        evaluate=distance, objective="closeness", trials=8, batch_size=4, direction="maximize",
+    )  # fmt: skip
+    assert [(s.score, s.mode) for s in found.sweeps] == [("closeness", "max")] * 2
+    finals = np.concatenate([s.scores() for s in found.sweeps])
+    assert found.best_value == pytest.approx(finals.max())

@@ -246,3 +246,46 @@ def test_only_process_zero_writes(tmp_path, monkeypatch):
     for w in writers:
         w.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_real_sweep_streams_to_tensorboard_and_resumes_after_interruption(tmp_path):
+    """End to end: `lrjax.sweep.run` streams to TensorBoard while checkpointing, is
+    interrupted after its second segment, resumes from the checkpoint into the same log
+    folder, and the runs then hold every step of every member, once."""
+    pytest.importorskip("tensorboardX")
+    pytest.importorskip("orbax.checkpoint")
+    import jax.numpy as jnp
+    import optax
+
+    import lrjax
+    from lrjax import sweep
+
+    def init(hp):
+        return jnp.zeros(2), lrjax.sgd(hp["lr"]).init(jnp.zeros(2))
+
+    def step(carry, hp):
+        w, state = carry
+        loss, g = jax.value_and_grad(lambda w: jnp.sum((w - 1.0) ** 2))(w)
+        u, state = lrjax.sgd(hp["lr"]).update(g, state, w)
+        return (optax.apply_updates(w, u), state), loss
+
+    class Interrupted(Exception):
+        pass
+
+    def stop_at_8(segment):
+        if segment.stop == 8:
+            raise Interrupted
+
+    hp = {"lr": jnp.array([0.01, 0.1, 0.3])}
+    kw = dict(steps=12, eval_every=4, checkpoint=tmp_path / "ck")
+    with TensorBoard(tmp_path / "tb") as board, pytest.raises(Interrupted):
+        sweep.run(init, step, hp, callback=chain(board, stop_at_8), **kw)
+    with TensorBoard(tmp_path / "tb") as board:
+        resumed = sweep.run(init, step, hp, callback=board, resume=True, **kw)
+    for member in range(3):
+        losses = _scalars(_events(tmp_path / "tb" / f"member-{member:04d}"))["train/loss"]
+        # steps 0..7 streamed, then the interrupted segment (4..7, after the last
+        # checkpoint) trained and streamed again, with the same values, and 8..11
+        assert sorted(s for s, _ in losses) == sorted([*range(8), *range(4, 12)])
+        for step_, value in losses:
+            assert value == pytest.approx(float(resumed.losses[member, step_]), rel=1e-6)

@@ -217,7 +217,9 @@ def _check_objective(init, evaluate, specs, objective) -> None:
     if evaluate is None:
         raise ValueError("search needs evaluate, the function that computes the objective")
     hp = jax.tree.map(lambda x: x[0], S.random(specs, 1, 0))
-    names = jax.eval_shape(evaluate, jax.eval_shape(init, hp), hp)
+    # one trace of both, so a carry with framework objects (an Equinox module's function
+    # leaves, a TrainState's tx) never leaves it
+    names = jax.eval_shape(lambda hp: evaluate(init(hp), hp), hp)
     if not isinstance(objective, str) or objective not in names:
         raise ValueError(
             f"objective {objective!r} is not a metric of evaluate, which gives {sorted(names)}"
@@ -226,10 +228,11 @@ def _check_objective(init, evaluate, specs, objective) -> None:
 
 def search(
     init: Callable[[Any], Any],
-    step: Callable[[Any, Any, Any], Any],
+    step: Callable[..., Any],
     specs: Mapping[str, Any],
-    batches: Any,
+    batches: Any = None,
     *,
+    steps: int | None = None,
     evaluate: Callable[[Any, Any], dict[str, Any]],
     objective: str,
     trials: int,
@@ -249,9 +252,10 @@ def search(
     each round's ``batch_size`` suggestions as one vmapped population (see the module
     docstring for the algorithm and how pruned, failed and interrupted trials are told).
 
-    ``init``, ``step``, ``batches``, ``evaluate``, ``eval_every``, ``chunk_size`` and
-    ``mesh`` are as for `lrjax.sweep.run`; ``evaluate`` must give ``objective``, and each
-    evaluation step is one rung reported to Optuna.
+    ``init``, ``step``, ``batches`` (or ``steps``), ``evaluate``, ``eval_every``,
+    ``chunk_size`` and ``mesh`` are as for `lrjax.sweep.run`; ``evaluate`` must give
+    ``objective``, and each evaluation step is one rung reported to Optuna. Each round's
+    `SweepResult` has ``objective`` as its score, in ``direction``'s mode.
 
     Args:
       specs: a space as for `lrjax.sweep.space` (nested dicts of `uniform`,
@@ -337,8 +341,11 @@ def search(
             step,
             hp,
             batches,
+            steps=steps,
             evaluate=evaluate,
             eval_every=eval_every,
+            score=objective,
+            mode=direction[:3],  # "minimize" -> "min", "maximize" -> "max"
             chunk_size=chunk_size,
             mesh=mesh,
         )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -231,7 +232,9 @@ class TensorBoard(_Writer):
 
     Writers flush after every segment, so TensorBoard shows a sweep while it runs (events
     reach the file within about a second: tensorboardX writes from a thread). Each
-    member keeps an open event file and a writer thread until `close`.
+    member keeps an open event file and a writer thread until `close`. A sweep resumed
+    from a checkpoint writes new event files into the same runs; the segments after the
+    last checkpoint are trained and written again, with the same values.
     """
 
     def __init__(self, logdir: str | os.PathLike):
@@ -274,7 +277,12 @@ class TensorBoard(_Writer):
         """A member's writer, with its hyperparameters as text and for the HParams plugin."""
         from tensorboardX.summary import hparams as hparams_summaries
 
-        w = self.SummaryWriter(str(self.logdir / f"member-{member:04d}"), flush_secs=1)
+        # tensorboardX names event files by the second: a resumed sweep's writer, opened
+        # within the same second, would overwrite the interrupted one's file
+        suffix = f".{os.getpid()}.{time.time_ns()}"
+        w = self.SummaryWriter(
+            str(self.logdir / f"member-{member:04d}"), flush_secs=1, filename_suffix=suffix
+        )
         table = "\n".join(f"| {k} | {v} |" for k, v in hparams.items())
         w.add_text("hparams", "| hyperparameter | value |\n|---|---|\n" + table, s.start)
         tags = [f"train/{k}" for k, v in s.metrics.items() if np.ndim(v) <= 2]
