@@ -94,3 +94,30 @@ class Checkpoints:
 
     def close(self) -> None:
         self._manager.close()
+
+
+def open_checkpoints(checkpoint: str | Path | None, resume: bool, fingerprint: dict):
+    """The sweep's `Checkpoints` and the state to resume from (None: start afresh)."""
+    if checkpoint is None:
+        if resume:
+            raise ValueError("resume=True needs checkpoint=<folder> to resume from")
+        return None, None
+    saved = Checkpoints(checkpoint)
+    state = saved.latest()
+    if state is not None and not resume:
+        raise ValueError(
+            f"checkpoint folder {str(checkpoint)!r} holds a sweep's checkpoint; pass "
+            "resume=True to continue it, or choose an empty folder"
+        )
+    if state is not None and not _same(state["fingerprint"], fingerprint):
+        raise ValueError(
+            f"the checkpoint in {str(checkpoint)!r} is of another sweep (its population, "
+            "steps, segments, chunks, devices or hyperparameters differ)"
+        )
+    return saved, state
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal fingerprints: the same keys, numbers and arrays."""
+    a, b = jax.tree.leaves(a), jax.tree.leaves(b)
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -50,6 +50,18 @@ def count(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
+def total_steps(batches: Any, steps: Any) -> int:
+    """The number of steps: the batches' leading axis, or ``steps`` without batches."""
+    if batches is None:
+        if steps is None:
+            raise TypeError("pass batches (a pytree with a leading step axis) or steps=N")
+        return count("steps", steps, 1)
+    n = leading("batches", batches, "step")
+    if steps is not None and count("steps", steps, 1) != n:
+        raise ValueError(f"steps={steps} but batches hold {n} steps")
+    return n
+
+
 def split_rates(out: dict[str, np.ndarray]) -> tuple[dict, np.ndarray, dict]:
     """A block's outputs as (metrics, lrs, group_lrs)."""
     groups = {k[len("group/") :]: v for k, v in out.items() if k.startswith("group/")}

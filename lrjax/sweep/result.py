@@ -217,6 +217,15 @@ def concatenate(results: list[SweepResult]) -> SweepResult:
     )
 
 
+def flat_names(tree: Any) -> dict[str, np.ndarray]:
+    """The leaves of `tree` as host arrays keyed by their "/"-joined paths."""
+    leaves = jax.tree_util.tree_leaves_with_path(tree)
+    return {
+        "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): np.asarray(v)
+        for path, v in leaves
+    }
+
+
 def json_number(value: Any) -> Any:
     """A row's value for JSON: a non-finite float becomes None (``null``)."""
     if isinstance(value, float) and not np.isfinite(value):

@@ -31,61 +31,13 @@ from jax.sharding import Mesh
 
 from lrjax.sweep import carry as carries
 from lrjax.sweep import programs
-from lrjax.sweep.checkpoint import Checkpoints
+from lrjax.sweep.checkpoint import open_checkpoints
 from lrjax.sweep.logs import Segment
-from lrjax.sweep.members import Members, count, leading, score_name, split_rates
+from lrjax.sweep.members import Members, count, leading, score_name, split_rates, total_steps
 from lrjax.sweep.population import Layout, chunks, pad, population_mesh, rows_of
-from lrjax.sweep.result import SweepResult, check_mode
+from lrjax.sweep.result import SweepResult, check_mode, concatenate, flat_names
 
 __all__ = ["SweepResult", "member_carry", "population_mesh", "replay", "run", "run_train"]
-
-
-def flat_names(tree: Any) -> dict[str, np.ndarray]:
-    """The leaves of `tree` as host arrays keyed by their "/"-joined paths."""
-    leaves = jax.tree_util.tree_leaves_with_path(tree)
-    return {
-        "/".join(str(getattr(k, "key", getattr(k, "idx", k))) for k in path): np.asarray(v)
-        for path, v in leaves
-    }
-
-
-def total_steps(batches: Any, steps: Any) -> int:
-    """The number of steps: the batches' leading axis, or ``steps`` without batches."""
-    if batches is None:
-        if steps is None:
-            raise TypeError("pass batches (a pytree with a leading step axis) or steps=N")
-        return count("steps", steps, 1)
-    n = leading("batches", batches, "step")
-    if steps is not None and count("steps", steps, 1) != n:
-        raise ValueError(f"steps={steps} but batches hold {n} steps")
-    return n
-
-
-def open_checkpoints(checkpoint: str | Path | None, resume: bool, fingerprint: dict):
-    """The sweep's `Checkpoints` and the state to resume from (None: start afresh)."""
-    if checkpoint is None:
-        if resume:
-            raise ValueError("resume=True needs checkpoint=<folder> to resume from")
-        return None, None
-    saved = Checkpoints(checkpoint)
-    state = saved.latest()
-    if state is not None and not resume:
-        raise ValueError(
-            f"checkpoint folder {str(checkpoint)!r} holds a sweep's checkpoint; pass "
-            "resume=True to continue it, or choose an empty folder"
-        )
-    if state is not None and not _same(state["fingerprint"], fingerprint):
-        raise ValueError(
-            f"the checkpoint in {str(checkpoint)!r} is of another sweep (its population, "
-            "steps, segments, chunks, devices or hyperparameters differ)"
-        )
-    return saved, state
-
-
-def _same(a: Any, b: Any) -> bool:
-    """Equal fingerprints: the same keys, numbers and arrays."""
-    a, b = jax.tree.leaves(a), jax.tree.leaves(b)
-    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def assemble(segments: list[Segment], eval_steps: list[int], mode: str) -> SweepResult:
@@ -113,8 +65,6 @@ def assemble(segments: list[Segment], eval_steps: list[int], mode: str) -> Sweep
                 mode,
             )
         )
-    from lrjax.sweep.result import concatenate
-
     return concatenate(parts)
 
 
@@ -304,8 +254,6 @@ def run_train(
         if callback is not None:
             callback(segment)
         parts.append(SweepResult(segment.hparams, metrics, lrs, {}, np.zeros(0, int)))
-    from lrjax.sweep.result import concatenate
-
     return concatenate(parts)._replace(score=score, mode=mode)
 
 

@@ -19,11 +19,19 @@ import numpy as np
 from jax.sharding import Mesh
 
 from lrjax import _checks
+from lrjax.sweep.checkpoint import open_checkpoints
 from lrjax.sweep.logs import Segment
-from lrjax.sweep.members import Members, count, leading, score_name, scores, split_rates
+from lrjax.sweep.members import (
+    Members,
+    count,
+    leading,
+    score_name,
+    scores,
+    split_rates,
+    total_steps,
+)
 from lrjax.sweep.population import Layout
-from lrjax.sweep.result import check_mode, ranking_key
-from lrjax.sweep.run import flat_names, open_checkpoints, total_steps
+from lrjax.sweep.result import check_mode, flat_names, ranking_key
 
 
 @functools.lru_cache(maxsize=32)
