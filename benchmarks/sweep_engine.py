@@ -15,9 +15,9 @@ The task is PPO on gymnax's CartPole-v1 (`lrjax.tasks.cartpole`, its default `Co
 
 Compile time is JAX's own (the union of its trace, lowering and compile spans in the
 first call); run time is the median of ``--rounds`` later calls, the variants in a
-rotating order. Then the per-segment cost of the step form's extras: a callback that only
-receives each segment, the JSON-lines and TensorBoard writers, and an orbax checkpoint
-after every segment, each as (its run time - the plain run time) / segments.
+rotating order. Then the per-segment cost of the step form's extras, timed inside a sweep
+(`extras_per_segment`): a callback that does nothing, the JSON-lines, CSV and TensorBoard
+writers, and a checkpoint after every segment (gathering the carries and orbax's save).
 
 Writes ``benchmarks/results/sweep_engine_<backend>.json`` (not with ``--quick``).
 """
@@ -29,6 +29,7 @@ import json
 import platform
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 import jax
@@ -36,7 +37,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from lrjax import sweep
-from lrjax.sweep import logs
+from lrjax.sweep import logs, members
+from lrjax.sweep.checkpoint import Checkpoints
 
 from .sweep import CompileClock
 
@@ -108,25 +110,7 @@ def main() -> None:
     )
 
     with tempfile.TemporaryDirectory() as tmp:
-        counter = []
-        extras = {
-            "plain": plain,
-            "callback": lambda: (
-                sweep.run(
-                    init, step, hp, steps=updates, eval_every=every, callback=counter.append
-                ).losses
-            ),  # fmt: skip
-            "jsonlines": lambda: _with(
-                logs.JSONLines(f"{tmp}/s.jsonl", append=True), init, step, hp, updates, every
-            ),  # fmt: skip
-            "tensorboard": lambda: _with(
-                logs.TensorBoard(f"{tmp}/tb"), init, step, hp, updates, every
-            ),  # fmt: skip
-            "checkpoint": lambda: _checkpointed(tmp, init, step, hp, updates, every),
-        }
-        costs = timed(clock, extras, rounds)
-    base = costs["plain"]["run_s"]
-    per_segment = {k: (v["run_s"] - base) / segments for k, v in costs.items() if k != "plain"}
+        per_segment = extras_per_segment(tmp, init, step, hp, updates, every, segments)
 
     ratio = {
         "run_train/by_hand run": rows["run_train"]["run_s"] / rows["by_hand"]["run_s"],
@@ -139,9 +123,9 @@ def main() -> None:
         print(f"  {name:10s} compile {row['compile_s']:7.2f} s  run {row['run_s']:7.2f} s")
     for name, value in ratio.items():
         print(f"  {name:28s} {value:.3f}")
-    print(f"per-segment cost ({segments} segments of {every} updates; plain run {base:.2f} s):")
+    print(f"per-segment cost ({segments} segments of {every} updates, {members} members):")
     for name, value in per_segment.items():
-        print(f"  {name:12s} {1e3 * value:8.1f} ms")
+        print(f"  {name:12s} {1e3 * value:8.2f} ms")
     if not args.quick:
         out = Path(__file__).parent / "results" / f"sweep_engine_{jax.default_backend()}.json"
         out.write_text(
@@ -154,7 +138,6 @@ def main() -> None:
                     "segments": segments,
                     "timings": rows,
                     "ratios": ratio,
-                    "extras": costs,
                     "per_segment_s": per_segment,
                 },
                 indent=1,
@@ -162,14 +145,50 @@ def main() -> None:
         )
 
 
-def _with(writer, init, step, hp, updates, every):
-    with writer:
-        return sweep.run(init, step, hp, steps=updates, eval_every=every, callback=writer).losses
+class Stopwatch:
+    """Seconds spent inside the wrapped calls."""
+
+    def __init__(self):
+        self.seconds = 0.0
+
+    def wrap(self, fn):
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - t0
+
+        return timed
 
 
-def _checkpointed(tmp, init, step, hp, updates, every):
-    folder = tempfile.mkdtemp(dir=tmp)
-    return sweep.run(init, step, hp, steps=updates, eval_every=every, checkpoint=folder).losses
+def extras_per_segment(tmp, init, step, hp, updates, every, segments) -> dict[str, float]:
+    """Seconds per segment spent in each writer, and in checkpointing (gathering the
+    carries to the host and orbax's save), timed inside one sweep each: the engine
+    gathers every segment's results to the host whether or not anyone listens, so what a
+    callback adds is its own time."""
+    costs = {}
+    writers = {
+        "callback": lambda: lambda segment: None,
+        "jsonlines": lambda: logs.JSONLines(f"{tmp}/s.jsonl"),
+        "csv": lambda: logs.CSVLog(f"{tmp}/s.csv"),
+        "tensorboard": lambda: logs.TensorBoard(f"{tmp}/tb"),
+    }
+    for name, make in writers.items():
+        watch, writer = Stopwatch(), make()
+        sweep.run(init, step, hp, steps=updates, eval_every=every, callback=watch.wrap(writer))
+        getattr(writer, "close", lambda: None)()
+        costs[name] = watch.seconds / segments
+    watch = Stopwatch()
+    save, gather = Checkpoints.save, members.Members.host_values
+    Checkpoints.save, members.Members.host_values = watch.wrap(save), watch.wrap(gather)
+    try:
+        folder = tempfile.mkdtemp(dir=tmp)
+        sweep.run(init, step, hp, steps=updates, eval_every=every, checkpoint=folder)
+    finally:
+        Checkpoints.save, members.Members.host_values = save, gather
+    costs["checkpoint"] = watch.seconds / segments
+    return costs
 
 
 if __name__ == "__main__":

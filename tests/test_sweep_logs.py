@@ -108,14 +108,14 @@ def test_csv_one_row_per_member_and_step(tmp_path):
             log(s)
         rows = _read_csv(path)  # flushed while open
     assert list(rows[0]) == [
-        "search", "member", "step", "peak", "warmup", "loss", "lr", "lr/head", "eval/acc",
+        "search", "member", "step", "hp/peak", "hp/warmup", "loss", "lr", "lr/head", "eval/acc",
     ]  # fmt: skip
     assert [(r["member"], r["step"]) for r in rows] == [
         ("3", "0"), ("3", "1"), ("3", "2"), ("5", "0"), ("5", "1"), ("5", "2"),
         ("3", "3"), ("3", "4"), ("5", "3"), ("5", "4"),
     ]  # fmt: skip
     by = {(r["member"], r["step"]): r for r in rows}
-    assert by["5", "1"]["peak"] == "0.25" and by["5", "1"]["warmup"] == "4"
+    assert by["5", "1"]["hp/peak"] == "0.25" and by["5", "1"]["hp/warmup"] == "4"
     assert float(by["3", "4"]["loss"]) == 14 and float(by["5", "4"]["loss"]) == 24
     assert float(by["3", "4"]["lr"]) == pytest.approx(0.4) and by["5", "4"]["lr"] == "nan"
     assert float(by["5", "4"]["lr/head"]) == pytest.approx(0.02)
@@ -129,7 +129,7 @@ def test_csv_train_segment_rows_per_output_index(tmp_path):
     with CSVLog(path) as log:
         log(TRAIN)
     rows = _read_csv(path)
-    assert list(rows[0]) == ["search", "member", "step", "peak", "curve", "final", "lr"]
+    assert list(rows[0]) == ["search", "member", "step", "hp/peak", "curve", "final", "lr"]
     assert [(r["member"], r["step"], r["curve"]) for r in rows[:5]] == [
         ("0", "0", "0.0"), ("0", "1", "1.0"), ("0", "2", "2.0"), ("0", "3", "3.0"),
         ("1", "0", "4.0"),
@@ -150,8 +150,13 @@ def test_csv_cannot_grow_columns(tmp_path):
     with CSVLog(path, append=True) as log:  # continues under the file's own header
         log(SEGMENTS[1]._replace(evals={}))
     assert len(_read_csv(path)) == 14
-    with pytest.raises(ValueError, match="'loss' would be filled twice"):
-        CSVLog(tmp_path / "twice.csv")(SEGMENTS[0]._replace(hparams={"loss": np.ones(2)}))
+    # a hyperparameter named like a metric is hp/<name>: no clash; a metric named "lr"
+    # would fill the applied rate's column
+    CSVLog(tmp_path / "hp.csv")(SEGMENTS[0]._replace(hparams={"lr": np.ones(2)}))
+    assert list(_read_csv(tmp_path / "hp.csv")[0])[3] == "hp/lr"
+    twice = {**SEGMENTS[0].metrics, "lr": SEGMENTS[0].lrs}
+    with pytest.raises(ValueError, match="'lr' would be filled twice"):
+        CSVLog(tmp_path / "twice.csv")(SEGMENTS[0]._replace(metrics=twice))
 
 
 # --- TensorBoard ------------------------------------------------------------------------

@@ -151,9 +151,10 @@ class JSONLines(_File):
 class CSVLog(_File):
     """Writes one CSV row per member per step, flushed after every segment.
 
-    Columns: ``search, member, step``, each hyperparameter, each metric, ``lr``, each
-    group's rate as ``lr/<label>``, and each evaluation as ``eval/<name>``, filled on the
-    segment's last step only. A metric of shape (m,) (a "train" output) fills every row of
+    Columns: ``search, member, step``, each hyperparameter as ``hp/<name>`` (as in
+    TensorBoard, so a hyperparameter named "lr" is not the applied rate), each metric,
+    ``lr`` (the rate applied), each group's rate as ``lr/<label>``, and each evaluation
+    as ``eval/<name>``, filled on the segment's last step only. A metric of shape (m,) (a "train" output) fills every row of
     its member; a "train" output of rank above 2 (m, T, ...) has no column (use
     `JSONLines`). Cells are empty where a value is absent; NaN is written ``nan``.
 
@@ -168,11 +169,12 @@ class CSVLog(_File):
 
     def _write(self, s: Segment) -> None:
         n = s.stop - s.start
-        per_step = {k: v for k, v in s.metrics.items() if np.ndim(v) <= 2}
-        per_step["lr"] = s.lrs
-        per_step.update({f"lr/{k}": v for k, v in s.group_lrs.items()})
+        metrics = {k: v for k, v in s.metrics.items() if np.ndim(v) <= 2}
+        rates = {"lr": s.lrs, **{f"lr/{k}": v for k, v in s.group_lrs.items()}}
         evals = {f"eval/{k}": v for k, v in s.evals.items()}
-        columns = ["search", "member", "step", *s.hparams, *per_step, *evals]
+        hparams = {f"hp/{k}": v for k, v in s.hparams.items()}
+        columns = ["search", "member", "step", *hparams, *metrics, *rates, *evals]
+        per_step = {**metrics, **rates}
         repeated = sorted({c for c in columns if columns.count(c) > 1})
         if repeated:
             raise ValueError(f"CSVLog: column {repeated[0]!r} would be filled twice; rename it")
@@ -185,7 +187,7 @@ class CSVLog(_File):
                 "by the first segment (a CSV file cannot grow columns); log to a new file"
             )
         for j, member in enumerate(s.members):
-            fixed = {k: v[j] for k, v in s.hparams.items()}
+            fixed = {k: v[j] for k, v in hparams.items()}
             for i in range(n):
                 row = {"search": s.search, "member": member, "step": s.start + i, **fixed}
                 for k, v in per_step.items():
