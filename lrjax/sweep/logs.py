@@ -154,9 +154,10 @@ class CSVLog(_File):
     Columns: ``search, member, step``, each hyperparameter as ``hp/<name>`` (as in
     TensorBoard, so a hyperparameter named "lr" is not the applied rate), each metric,
     ``lr`` (the rate applied), each group's rate as ``lr/<label>``, and each evaluation
-    as ``eval/<name>``, filled on the segment's last step only. A metric of shape (m,) (a "train" output) fills every row of
-    its member; a "train" output of rank above 2 (m, T, ...) has no column (use
-    `JSONLines`). Cells are empty where a value is absent; NaN is written ``nan``.
+    as ``eval/<name>``, filled on the segment's last step only. A metric of shape (m,)
+    (a "train" output) fills every row of its member; a "train" output of rank above 2
+    (m, T, ...) has no column (use `JSONLines`). Cells are empty where a value is
+    absent; NaN is written ``nan``.
 
     The header is the first segment's columns. A later segment may lack some (empty
     cells) but cannot bring new ones: that raises ``ValueError``. With ``append=True`` an
