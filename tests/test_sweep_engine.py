@@ -314,6 +314,16 @@ def test_replay_reproduces_one_member_bitwise():
             TypeError,
             "scalar loss or a dict",
         ),
+        (
+            lambda: sweep.run(
+                lambda hp: jnp.zeros(2),
+                lambda c, hp: (c, {"lr": c.sum()}),
+                {"lr": jnp.ones(2)},
+                steps=2,
+            ),  # fmt: skip
+            ValueError,
+            "metric 'lr' is a name the engine gives the applied learning rate",
+        ),
     ],
 )
 def test_bad_contracts_say_what_to_do(call, error, match):

@@ -29,12 +29,13 @@ from lrjax.transforms.applied import find_rate
 BLOCK = 256
 
 
-def as_metrics(out: Any, where: str) -> dict[str, jax.Array]:
-    """A step's or evaluation's output as ``{name: scalar}``: a scalar is the loss."""
+def as_metrics(out: Any, where: str, default: str) -> dict[str, jax.Array]:
+    """A step's or evaluation's output as ``{name: scalar}``: a scalar is named
+    ``default`` ("loss" for a step, "eval" for an evaluation)."""
     if isinstance(out, dict):
         metrics = dict(out)
     elif hasattr(out, "shape") or isinstance(out, (int, float)):
-        metrics = {"loss": out}
+        metrics = {default: out}
     else:
         raise TypeError(
             f"{where} must return a scalar loss or a dict of scalars, got {type(out).__name__}"
@@ -90,8 +91,14 @@ def advance(init: Callable, step: Callable, batched: bool) -> Callable:
         out = step(carry, _index(batches, i), hp) if batched else step(carry, hp)
         if not (isinstance(out, tuple) and len(out) == 2):
             raise TypeError("step must return (carry, loss) or (carry, {name: scalar})")
-        new, metrics = out
-        return new, {**as_metrics(metrics, "step"), **rates(new)}
+        metrics = as_metrics(out[1], "step", "loss")
+        reserved = [k for k in metrics if k == "lr" or k.startswith("group/")]
+        if reserved:
+            raise ValueError(
+                f"step: metric {reserved[0]!r} is a name the engine gives the applied "
+                "learning rate (lr, group/<label>); rename it"
+            )
+        return out[0], {**metrics, **rates(out[0])}
 
     def member(values, hp, batches, first, n):
         template = init(hp)
@@ -119,7 +126,7 @@ def evaluate(init: Callable, evaluate: Callable) -> Callable:
 
     def member(values, hp):
         carry = carries.fill(init(hp), values)
-        return as_metrics(evaluate(carry, hp), "evaluate")
+        return as_metrics(evaluate(carry, hp), "evaluate", "eval")
 
     return jax.jit(jax.vmap(member))
 

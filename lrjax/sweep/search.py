@@ -96,8 +96,8 @@ class _Search:
 
 class HalvingResult(NamedTuple):
     """survivors[r]: indices (into the initial population) alive during rung r;
-    scores[r]: their score at the end of rung r (in the search's direction; a
-    non-finite score of a minimised one is +inf); best: the index of the winner."""
+    scores[r]: their score at the end of rung r (a non-finite one as the worst value:
+    +inf when minimising, -inf when maximising); best: the index of the winner."""
 
     survivors: list[np.ndarray]
     scores: list[np.ndarray]
@@ -157,7 +157,8 @@ def successive_halving(
             first = rungs[r - 1] if r else 0
             s = search.segment(members, alive, first, rungs[r], callback)
             state["survivors"].append(alive)
-            state["scores"].append(np.where(np.isfinite(s), s, np.inf) if mode == "min" else s)
+            worst = np.inf if mode == "min" else -np.inf
+            state["scores"].append(np.where(np.isfinite(s), s, worst))
             # round() first: 90 * 0.7 is 62.999..., and 63 members are meant to stay
             kept = max(1, int(round(len(alive) * keep, 9)))
             order = np.argsort(ranking_key(s, mode), kind="stable")[:kept]
@@ -195,11 +196,11 @@ def _rungs(rungs: Any, steps: int | None) -> list[int]:
 
 class PBTResult(NamedTuple):
     """hparams[r]: the population's hyperparameters during segment r; scores[r]: the
-    scores at its end (in the search's direction); parents[r][i]: the member whose carry and
-    hyperparameters member i took after segment r (i itself if it kept its own; one
-    entry fewer than segments); final carry (host arrays in the structure of ``vmap(init)``; see
-    `lrjax.sweep.member_carry`) and hyperparameters. `lineage` follows
-    `parents` back from a member."""
+    scores at its end (in the search's direction); parents[r][i]: the member whose carry
+    and hyperparameters member i took after segment r (i itself if it kept its own; one
+    entry fewer than segments); the final carry (host arrays in the structure of
+    ``init``'s carry; see `lrjax.sweep.member_carry`) and hyperparameters. `lineage`
+    follows `parents` back from a member."""
 
     hparams: list[Any]
     scores: list[np.ndarray]
