@@ -46,6 +46,7 @@ bench: $(VENV)/.test  # lrjax against optax on this machine: writes benchmarks/R
 	$(BIN)/python -m benchmarks.optimizers
 	$(BIN)/python -m benchmarks.schedules
 	$(BIN)/python benchmarks/sweep.py
+	$(BIN)/python -m benchmarks.sweep_engine
 	$(BIN)/python -m benchmarks.results
 
 docs: $(VENV)/.docs  # the site in site/: regenerates docs/gallery/, then a strict mkdocs build

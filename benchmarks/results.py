@@ -143,7 +143,28 @@ def sweep(data: dict) -> str:
     return text
 
 
-SECTIONS = {"optimizers": optimizers, "schedules": schedules, "sweep": sweep}
+def engine(data: dict) -> str:
+    t = data["timings"]
+    rows = [
+        [name, f"{t[name]['compile_s']:.2f}", f"{t[name]['run_s']:.2f}"]
+        for name in ("by_hand", "run_train", "run_steps")
+    ]
+    costs = ", ".join(f"{k} {1e3 * v:.1f} ms" for k, v in data["per_segment_s"].items())
+    return (
+        f"PPO on gymnax CartPole, {data['members']} members x {data['updates']} updates: a "
+        "hand-written `jax.jit(jax.vmap(train))` (by_hand), `lrjax.sweep.run_train` on the same "
+        f"`train`, and `lrjax.sweep.run` one update per step in {data['segments']} segments "
+        "(`benchmarks/sweep_engine.py`); compile = JAX's spans in the first call, run = the "
+        "median of later calls.\n\n"
+        + _table(["variant", "compile s", "run s"], rows)
+        + "\nRatios to by_hand: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in data["ratios"].items())
+        + f".\n\nPer segment of the step form: {costs} (time inside the writers; checkpoint "
+        "= gathering the carries and orbax's save).\n"
+    )
+
+
+SECTIONS = {"optimizers": optimizers, "schedules": schedules, "sweep": sweep, "engine": engine}
 
 
 def main() -> None:

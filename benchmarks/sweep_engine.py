@@ -19,19 +19,21 @@ rotating order. Then the per-segment cost of the step form's extras, timed insid
 (`extras_per_segment`): a callback that does nothing, the JSON-lines, CSV and TensorBoard
 writers, and a checkpoint after every segment (gathering the carries and orbax's save).
 
-Writes ``benchmarks/results/sweep_engine_<backend>.json`` (not with ``--quick``).
+Writes ``benchmarks/results/engine_<backend>.json`` (not with ``--quick``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -127,12 +129,15 @@ def main() -> None:
     for name, value in per_segment.items():
         print(f"  {name:12s} {1e3 * value:8.2f} ms")
     if not args.quick:
-        out = Path(__file__).parent / "results" / f"sweep_engine_{jax.default_backend()}.json"
+        out = Path(__file__).parent / "results" / f"engine_{jax.default_backend()}.json"
         out.write_text(
             json.dumps(
                 {
-                    "machine": platform.processor() or platform.machine(),
-                    "device": str(jax.devices()[0]),
+                    "machine": platform.platform(),
+                    "cpu_count": os.cpu_count(),
+                    "device": jax.devices()[0].device_kind,
+                    "versions": {"jax": jax.__version__, "flax": flax.__version__},
+                    "date": time.strftime("%Y-%m-%d"),
                     "members": members,
                     "updates": updates,
                     "segments": segments,
