@@ -2,11 +2,12 @@
 
 Each program is built once per user function and cached (``functools.lru_cache`` on the
 function objects), and `jax.jit` compiles it once per shape of its inputs: the
-population's size, the carry, the batches. No program depends on a number of steps: a
+population's size, the carry, the batches. No program depends on a segment's length: a
 segment of ``n`` steps runs as `advance` calls of a fixed block of `BLOCK` steps with a
-traced count (a `lax.fori_loop` with a dynamic trip count), so segments of any length
-(``eval_every``, the last, shorter segment, halving's rungs, PBT's intervals) and any
-total number of steps reuse one compiled program.
+traced count (a `lax.fori_loop` with a dynamic trip count) that index the shared batches
+at a traced step, so segments of any length (``eval_every``, the last, shorter segment,
+halving's rungs, PBT's intervals) reuse one compiled program, and so does any number of
+steps without batches.
 
 Between programs only the carry's arrays travel (see `lrjax.sweep.carry`); each program
 rebuilds the carry's structure from ``init(hp)`` under its own trace.
