@@ -32,12 +32,13 @@ $(VENV)/.docs: pyproject.toml | $(BIN)/python
 	touch $@
 
 # Two workers (pytest-xdist): JAX compiles on one thread, so the suite takes 6.5 minutes
-# on CI's 2 cores instead of 9.5 in one process.
+# on CI's 2 cores instead of 9.5 in one process. worksteal: a worker that runs out of
+# tests takes some of the other's, so a long test at the end does not idle a core.
 test: $(VENV)/.test
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist worksteal
 
 test-all: $(VENV)/.test  # the slow tests too: the full main job, digits MLP trainings
-	$(BIN)/python -m pytest -n 2 -m ''
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m ''
 
 demo: $(VENV)/.demo  # the main job: a digits sweep and its report in demo_output/
 	$(BIN)/lrjax sweep --out demo_output

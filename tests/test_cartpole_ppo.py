@@ -2,6 +2,7 @@
 the step form equal to the scanned run, the rate schedule in the optimizer state, and
 (slow) that it learns."""
 
+import functools
 import time
 
 import pytest
@@ -37,66 +38,45 @@ def _stack(settings):
     return jax.tree.map(lambda *xs: jnp.stack(xs), *settings)
 
 
-def test_metrics_are_float32_scalars_per_update_and_finite():
-    metrics = jax.jit(make_train(TINY))(_hp())
-    assert set(metrics) == set(METRICS)
-    for name in METRICS:
-        assert metrics[name].shape == (TINY.num_updates,), name
-        assert metrics[name].dtype == jnp.float32, name
-        assert np.isfinite(metrics[name]).all(), name
-    assert (metrics["return"] >= 0).all()
-    assert (metrics["entropy"] > 0).all() and (metrics["entropy"] <= np.log(2) + 1e-6).all()
+@functools.cache
+def single():
+    """One member's whole training, jitted once per test process; a second trace raises."""
+    return jax.jit(chex.assert_max_traces(make_train(TINY), n=1))
 
 
-def test_vmap_over_a_population_equals_a_loop_of_single_runs():
-    settings = [_hp(1e-3, 0.0, 0, 0), _hp(3e-4, 1.0, 2, 1), _hp(1e-2, 0.5, 1, 2)]
-    batched = jax.jit(jax.vmap(make_train(TINY)))(_stack(settings))
-    single = jax.jit(make_train(TINY))
-    for i, hp in enumerate(settings):
-        alone = single(hp)
+def test_metrics_are_float32_scalars_per_update_and_finite_and_compile_once():
+    for hp in (_hp(), _hp(5e-4, 0.5, 3, 7)):  # new values: no second trace
+        metrics = single()(hp)
+        assert set(metrics) == set(METRICS)
         for name in METRICS:
-            # The batched program fuses differently (float32 rounding), and RL amplifies
-            # rounding chaotically once an action sample flips: compare the first updates.
-            np.testing.assert_allclose(batched[name][i, :3], alone[name][:3], rtol=1e-5)
+            assert metrics[name].shape == (TINY.num_updates,), name
+            assert metrics[name].dtype == jnp.float32, name
+            assert np.isfinite(metrics[name]).all(), name
+        assert (metrics["return"] >= 0).all()
+        assert (metrics["entropy"] > 0).all() and (metrics["entropy"] <= np.log(2) + 1e-6).all()
 
 
-def test_new_hyperparameter_values_do_not_recompile():
-    train = jax.jit(chex.assert_max_traces(make_train(TINY), n=1))
-    train(_hp(1e-3, 0.0, 0, 0))
-    train(_hp(5e-4, 0.5, 3, 7))  # a second trace would raise
+SETTINGS = [_hp(1e-3, 0.0, 0, 0), _hp(3e-4, 1.0, 2, 1), _hp(1e-2, 0.5, 1, 2)]
 
 
-def test_init_then_step_equals_train():
-    hp = _hp(3e-3, 0.2, 1, 4)
-    expected = jax.jit(make_train(TINY))(hp)
-    init, step = make_step(TINY)
-    step = jax.jit(chex.assert_max_traces(step, n=1))
-    carry = init(hp)  # unjitted: the TrainState's tx closes over concrete hp
-    got = []
-    for _ in range(TINY.num_updates):
-        carry, metrics = step(carry, hp)
-        got.append(metrics)
-    for name in METRICS:
-        np.testing.assert_allclose([m[name] for m in got], expected[name], rtol=1e-5)
-
-
-def test_lrjax_sweep_trains_the_ppo_carry_as_it_is():
+def test_a_sweep_of_both_forms_equals_each_member_trained_alone():
     """The TrainState (its tx closing over traced hp), the env states and the key ride in
-    the sweep's carry unchanged, in both forms; the whole-program form is the
-    hand-written ``jax.jit(jax.vmap(train))`` bitwise."""
+    the sweep's carry unchanged, in both forms (`run_train` is ``jax.jit(jax.vmap(train))``,
+    tested bitwise in test_sweep_engine.py), and each member equals its own run."""
     from lrjax import sweep
 
-    hp = _stack([_hp(1e-3, 0.0, 0, 0), _hp(3e-4, 1.0, 2, 1), _hp(1e-2, 0.5, 1, 2)])
-    train = make_train(TINY)
-    by_hand = jax.jit(jax.vmap(train))(hp)
-    whole = sweep.run_train(train, hp, score="return", mode="max")
-    for name in METRICS:
-        np.testing.assert_array_equal(whole.metrics[name], by_hand[name])
+    hp = _stack(SETTINGS)
+    whole = sweep.run_train(make_train(TINY), hp, score="return", mode="max")
     init, step = make_step(TINY)
     stepped = sweep.run(init, step, hp, steps=TINY.num_updates, eval_every=2, score="return",
                         mode="max")  # fmt: skip
-    for name in METRICS:  # early updates, before rounding can flip an action sample
-        np.testing.assert_allclose(stepped.metrics[name][:, :3], by_hand[name][:, :3], rtol=1e-5)
+    for i, setting in enumerate(SETTINGS):
+        alone = single()(setting)
+        for name in METRICS:
+            # The batched programs fuse differently (float32 rounding), and RL amplifies
+            # rounding chaotically once an action sample flips: compare the first updates.
+            np.testing.assert_allclose(whole.metrics[name][i, :3], alone[name][:3], rtol=1e-5)
+            np.testing.assert_allclose(stepped.metrics[name][i, :3], alone[name][:3], rtol=1e-5)
     # the rate each update ended on, read from the TrainState's optimizer state: the
     # second setting warms up over W = 2 updates x 2 optimizer steps; update n ends on
     # optimizer step k = 2n - 1, at rate k / W, then stays at the peak (anneal 1)

@@ -185,12 +185,14 @@ def _assert_sweep_worked(out: str) -> None:
     assert winner[0] < 0.3 and winner[1] > 0.9  # and it learned the digits
 
 
+@pytest.mark.slow  # the same NNX sweep runs in docs/howto/sweep-frameworks.md
 def test_sweep_nnx():
     pytest.importorskip("flax")
     pytest.importorskip("sklearn")
     _assert_sweep_worked(run_example("sweep_nnx", "--quick"))
 
 
+@pytest.mark.slow  # the same Equinox sweep runs in docs/howto/sweep-frameworks.md
 def test_sweep_equinox():
     pytest.importorskip("equinox")
     pytest.importorskip("sklearn")
@@ -207,6 +209,9 @@ def _ppo_table(out: str) -> tuple[dict[str, list[float]], list[float]]:
     return rows, rows.pop("winner")
 
 
+# Slow: 15-30 s each. Both forms of the PPO sweep run in tests/test_cartpole_ppo.py, and
+# streaming to TensorBoard with a checkpointed resume in tests/test_sweep_logs.py.
+@pytest.mark.slow
 @pytest.mark.parametrize("form", ["train", "steps"])
 def test_sweep_ppo_cartpole(form, tmp_path):
     pytest.importorskip("gymnax")

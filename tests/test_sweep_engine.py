@@ -165,6 +165,11 @@ def test_the_whole_program_form_equals_the_step_form():
     whole = sweep.run_train(
         train, hp, score="return", mode="max", chunk_size=2, callback=seen.append
     )
+    # unchunked, the whole-program form is the hand-written program, bitwise
+    by_hand = jax.jit(jax.vmap(train))(hp)
+    plain = sweep.run_train(train, hp, score="return")
+    np.testing.assert_array_equal(plain.metrics["return"], by_hand["return"])
+
     steps = sweep.run(rl_init, rl_step, hp, steps=20, score="return", mode="max")
     assert whole.metrics["return"].shape == (5, 20) and whole.metrics["final"].shape == (5,)
     np.testing.assert_allclose(whole.metrics["return"], steps.metrics["return"], rtol=1e-5)

@@ -2,6 +2,7 @@
 gloo collectives) equals the same sweep in one process, to rounding; only process 0
 writes files. The two processes are real ones, started here and bounded by a timeout."""
 
+import json
 import socket
 import subprocess
 import sys
@@ -64,3 +65,4 @@ def test_only_process_zero_writes(two_processes):
         int(p.name) for p in (two_processes / "checkpoint").iterdir() if p.name.isdigit()
     )
     assert steps and steps[-1] == 10  # 2 chunks x 5 segments
+    assert len(json.loads((two_processes / "result.json").read_text())["rows"]) == 7

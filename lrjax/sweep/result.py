@@ -16,6 +16,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+from lrjax.sweep.population import is_writer
+
 MODES = ("min", "max")
 
 
@@ -167,6 +169,10 @@ class SweepResult(NamedTuple):
         return float(finite.min() if self.mode == "min" else finite.max())
 
     def to_csv(self, path: str | Path) -> None:
+        """The rows as CSV (written by process 0 only in a `jax.distributed` run, where
+        every process holds the same result)."""
+        if not is_writer():
+            return
         rows = self.rows()
         with open(path, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
@@ -177,7 +183,10 @@ class SweepResult(NamedTuple):
         """The rows, plus the metric, learning-rate and evaluation curves, as strict JSON:
         a non-finite number (NaN, +/-inf: a diverged member, a step without a rate) is
         written as ``null``, since JSON has no NaN and a strict reader refuses Python's
-        bare ``NaN``; the rows' ``diverged`` says which members diverged."""
+        bare ``NaN``; the rows' ``diverged`` says which members diverged. Written by
+        process 0 only in a `jax.distributed` run."""
+        if not is_writer():
+            return
         data = {
             "score": self.score,
             "mode": self.mode,

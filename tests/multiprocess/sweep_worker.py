@@ -61,6 +61,8 @@ def sweeps(out: Path | None = None) -> dict[str, np.ndarray]:
     halving = sweep.successive_halving(init, step, hp, batches, rungs=[6, 12, 24])
     pbt = sweep.pbt(init, step, hp, batches, ready_every=6, seed=3)
     whole = sweep.run_train(train, hp, chunk_size=3)
+    if out is not None:  # every process calls it; process 0 writes
+        ran.to_json(out / "result.json")
     return {
         "run_losses": ran.losses,
         "run_lrs": ran.lrs,
