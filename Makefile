@@ -32,8 +32,9 @@ $(VENV)/.docs: pyproject.toml | $(BIN)/python
 	touch $@
 
 # Two workers (pytest-xdist): JAX compiles on one thread, so two workers nearly halve the
-# suite's time on CI's 2 cores (11 to 12 minutes measured on 2026-12-07). worksteal: a worker that runs out of
-# tests takes some of the other's, so a long test at the end does not idle a core.
+# suite's time on CI's 2 cores (11 to 12 minutes measured on 2026-12-07). worksteal: a
+# worker that runs out of tests takes some of the other's, so a long test at the end does
+# not idle a core.
 test: $(VENV)/.test
 	$(BIN)/python -m pytest -n 2 --dist worksteal
 
