@@ -19,20 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from sklearn.datasets import load_digits
 
 import lrjax
 import lrjax.schedules as S
-from lrjax.sweep import run, space
-
-
-def load(seed: int = 0):
-    """Digits scaled to [-0.5, 0.5], split 80/20 into train and validation sets."""
-    x, y = load_digits(return_X_y=True)
-    order = np.random.default_rng(seed).permutation(len(x))
-    x, y = x[order].astype(np.float32) / 16 - 0.5, y[order].astype(np.int32)
-    cut = int(0.8 * len(x))
-    return (x[:cut], y[:cut]), (x[cut:], y[cut:])
+from lrjax.sweep import digits, run, space
 
 
 def main() -> None:
@@ -42,7 +32,8 @@ def main() -> None:
     args = parser.parse_args()
     steps = 100 if args.quick else args.steps
 
-    (x, y), (x_val, y_val) = load()
+    data = digits.load()  # scaled to [-0.5, 0.5]; train / validation / test 60/20/20
+    x, y, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
     rows = np.random.default_rng(1).integers(0, len(x), (steps, 64))
     batches = {"x": x[rows], "y": y[rows]}  # (steps, 64, ...): shared by every member
 
