@@ -33,7 +33,8 @@ class RangeTest(NamedTuple):
     losses: np.ndarray  # the raw losses
     smoothed: np.ndarray  # the smoothed losses
     stop_index: int | None  # the step that diverged (the last recorded), or None
-    best_loss: float  # the smallest smoothed loss
+    best_loss: float  # the best smoothed value (the smallest; the largest when mode="max")
+    mode: str = "min"  # "max": the recorded metric is maximised (a return, an accuracy)
 
 
 @_checks.arguments(start_lr=_checks.POSITIVE, end_lr=_checks.POSITIVE, num=_checks.integer(2))
@@ -87,25 +88,45 @@ def smooth(losses: np.ndarray, beta: float = 0.98, *, debias: bool = True) -> np
     return out
 
 
-def divergence_index(smoothed: np.ndarray, diverge_th: float) -> int | None:
-    """The first step whose smoothed loss exceeds ``diverge_th`` times the best so far
-    (that step included), or is not finite; None if there is none."""
-    best = np.minimum.accumulate(np.where(np.isfinite(smoothed), smoothed, np.inf))
-    bad = ~np.isfinite(smoothed) | (smoothed > diverge_th * best)
+def divergence_index(smoothed: np.ndarray, diverge_th: float, mode: str = "min") -> int | None:
+    """The first step whose smoothed value is ``diverge_th`` times worse than the best so
+    far (that step included), or is not finite; None if there is none.
+
+    "Times worse" for a loss b > 0 (fastai's and torch-lr-finder's rule) is above
+    ``diverge_th * b``. For values of either sign it is read on ``v`` = the value
+    (``mode="min"``) or minus the value (``"max"``, a return), lower being better: with
+    ``b`` the best ``v`` so far, worse than ``diverge_th * b`` when b > 0 and than
+    ``b / diverge_th`` when b <= 0. A return that peaked at 400 therefore diverges below
+    100, where ``-return > 4 * best`` would never fire (and a cut at ``4 x`` a negative
+    best would fire at once)."""
+    _checks.one_of("mode", mode, ("min", "max"))
+    v = np.asarray(smoothed, np.float64) * (1 if mode == "min" else -1)
+    best = np.minimum.accumulate(np.where(np.isfinite(v), v, np.inf))
+    with np.errstate(invalid="ignore"):
+        limit = np.where(best > 0, diverge_th * best, best / diverge_th)
+        bad = ~np.isfinite(v) | (v > limit)
     hits = np.flatnonzero(bad)
     return int(hits[0]) if len(hits) else None
 
 
 def record(
-    lrs: np.ndarray, raw: np.ndarray, *, beta: float, debias: bool, diverge_th: float | None
+    lrs: np.ndarray,
+    raw: np.ndarray,
+    *,
+    beta: float,
+    debias: bool,
+    diverge_th: float | None,
+    mode: str = "min",
 ) -> RangeTest:
-    """Smooth `raw` and cut it after the divergence point (if `diverge_th` is given)."""
+    """Smooth `raw` and cut it after the divergence point (if `diverge_th` is given);
+    ``mode="max"`` for a metric that is maximised (see `divergence_index`)."""
     smoothed = smooth(np.asarray(raw, np.float64), beta, debias=debias)
-    stop = None if diverge_th is None else divergence_index(smoothed, diverge_th)
+    stop = None if diverge_th is None else divergence_index(smoothed, diverge_th, mode)
     n = len(raw) if stop is None else stop + 1
     finite = smoothed[:n][np.isfinite(smoothed[:n])]
-    best = float(finite.min()) if len(finite) else float("nan")
-    return RangeTest(np.asarray(lrs)[:n], np.asarray(raw)[:n], smoothed[:n], stop, best)
+    pick = np.min if mode == "min" else np.max
+    best = float(pick(finite)) if len(finite) else float("nan")
+    return RangeTest(np.asarray(lrs)[:n], np.asarray(raw)[:n], smoothed[:n], stop, best, mode)
 
 
 # --------------------------------------------------------------------------------------
@@ -178,7 +199,8 @@ def suggest(
     """A suggested rate from a range test: the recorded points up to the first
     non-finite (smoothed) loss, without the first ``skip_start`` (default: a tenth of
     them, as fastai; 10 for ``rule="steepest"``, as torch-lr-finder) and the last
-    `skip_end`, given to `rule`.
+    `skip_end`, given to `rule`. A maximised metric (``result.mode == "max"``) is
+    negated first, so every rule reads lower as better.
 
     The skips suit a sequential test of a hundred or more steps. For a parallel test of a
     few dozen rates pass ``skip_start=0, skip_end=0``, and prefer "minimum" or "steepest":
@@ -186,6 +208,8 @@ def suggest(
     valley starting too low."""
     _checks.one_of("rule", rule, {*SUGGESTIONS, "steepest"})
     lrs, losses = np.asarray(result.lrs), np.asarray(result.smoothed)
+    if result.mode == "max":  # the rules read a loss: lower is better
+        losses = -losses
     bad = np.flatnonzero(~np.isfinite(losses))
     if len(bad):  # a diverged point (a parallel test's inf score) ends the usable range
         lrs, losses = lrs[: bad[0]], losses[: bad[0]]

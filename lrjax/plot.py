@@ -174,12 +174,15 @@ def range_test(
     suggestions: Mapping[str, float],
     *,
     title: str,
+    ylabel: str = "training loss",
+    mode: str = "min",
 ) -> Path:
-    """Loss against learning rate (log x): the raw losses faint, the smoothed curve on
-    top, and a vertical line at each suggested rate."""
+    """A metric against learning rate (log x): the raw values faint, the smoothed curve
+    on top, and a vertical line at each suggested rate. A loss (``mode="min"``) is cut
+    at 4x its first value, so a divergence does not flatten the rest."""
     fig, ax = _figure()
-    ax.plot(lrs, losses, color="0.6", lw=0.8, alpha=0.6, label="loss")
-    ax.plot(lrs, smoothed, color="C0", lw=2, label="smoothed loss")
+    ax.plot(lrs, losses, color="0.6", lw=0.8, alpha=0.6, label=ylabel)
+    ax.plot(lrs, smoothed, color="C0", lw=2, label="smoothed")
     finite = smoothed[np.isfinite(smoothed)]
     raw = losses[np.isfinite(losses)]
     for k, (name, lr) in enumerate(suggestions.items()):
@@ -187,24 +190,29 @@ def range_test(
         at = np.interp(np.log(lr), np.log(lrs[: len(smoothed)]), smoothed)
         ax.plot([lr], [at], "o", color=f"C{k + 1}")
     ax.set_xscale("log")
-    if len(finite):
+    if len(finite) and mode == "min":
         low, high = min(finite.min(), raw.min()), finite.max()
         ax.set_ylim(low - 0.05 * (high - low), min(high, 4 * finite[0]) + 0.05 * (high - low))
-    ax.set(title=title, xlabel="learning rate", ylabel="training loss")
+    ax.set(title=title, xlabel="learning rate", ylabel=ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
     return _save(fig, path)
 
 
-def history(path: str | Path, values: np.ndarray, *, title: str, ylabel: str) -> Path:
+def history(
+    path: str | Path, values: np.ndarray, *, title: str, ylabel: str, mode: str = "min"
+) -> Path:
     """An optimization history: each finished trial's value (points, in trial order) and
-    the best so far (a step line); log y when the values span more than a decade."""
+    the best so far (a step line, the running minimum, or maximum for ``mode="max"``);
+    log y when the values span more than a decade."""
     values = np.asarray(values, np.float64)
     fig, ax = _figure()
     trials = np.arange(1, len(values) + 1)
     finite = np.where(np.isfinite(values), values, np.nan)
     ax.plot(trials, finite, "o", ms=3, alpha=0.6, label="trial")
-    best = np.fmin.accumulate(np.where(np.isfinite(values), values, np.inf))
+    worst = np.inf if mode == "min" else -np.inf
+    running = np.fmin if mode == "min" else np.fmax
+    best = running.accumulate(np.where(np.isfinite(values), values, worst))
     ax.step(
         trials, np.where(np.isfinite(best), best, np.nan), where="post", lw=2, label="best so far"
     )
@@ -240,4 +248,52 @@ def paths(
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def table_map(
+    path: str | Path,
+    values: np.ndarray,
+    *,
+    columns: Sequence[str],
+    rows: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    label: str,
+    mode: str = "min",
+) -> Path:
+    """``values[r, c]`` as coloured cells with their numbers: columns named by
+    ``columns`` (x), rows by ``rows`` (y); the best cell (the smallest, or the largest
+    for ``mode="max"``) outlined; NaN cells (diverged or never run) grey and marked "x".
+    The colour runs from worst (light) to best (dark) on a log scale when the values are
+    positive and span more than a decade."""
+    from matplotlib import colormaps
+    from matplotlib.colors import LogNorm, Normalize
+
+    values = np.asarray(values, np.float64)
+    fig, ax = _figure(max(5.0, 1.0 + 0.55 * len(columns)), 1.6 + 0.4 * len(rows))
+    finite = values[np.isfinite(values)]
+    norm = None
+    if len(finite):
+        wide = finite.min() > 0 and finite.max() > 10 * finite.min()
+        norm = (LogNorm if wide else Normalize)(finite.min(), finite.max())
+    cmap = colormaps["viridis_r" if mode == "min" else "viridis"].with_extremes(bad="0.85")
+    image = ax.imshow(
+        np.where(np.isfinite(values), values, np.nan), cmap=cmap, norm=norm, aspect="auto"
+    )
+    for (i, j), value in np.ndenumerate(values):
+        dark = norm is not None and np.isfinite(value)
+        dark = dark and (norm(value) > 0.6 if mode == "min" else norm(value) < 0.4)
+        ax.text(
+            j, i, _short(value), ha="center", va="center", fontsize=6.5, color="w" if dark else "k"
+        )
+    if len(finite):
+        shown = np.where(np.isfinite(values), values, np.nan)
+        pick = np.nanargmin if mode == "min" else np.nanargmax
+        ax.add_patch(_outline(*np.unravel_index(pick(shown), values.shape)))
+    ax.set_xticks(range(len(columns)), columns, rotation=45, fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    fig.colorbar(image, ax=ax, label=label, shrink=0.8)
     return _save(fig, path)

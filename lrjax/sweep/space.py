@@ -373,3 +373,155 @@ def _number(name: str, x: Any, integer: bool = False) -> Any:
         raise ValueError(f"{name} must be an integer, got {x!r}")
     _checks.between(name, value, *_INT32)
     return int(value)
+
+
+# --------------------------------------------------------------------------------------
+# Spaces written as data: the ``[space]`` table of `lrjax sweep`'s config file
+
+KINDS: dict[str, type[Spec]] = {
+    "uniform": uniform,
+    "log_uniform": log_uniform,
+    "int_uniform": int_uniform,
+    "choice": choice,
+}
+"""The distributions a space written as data may name."""
+
+
+def parse(
+    table: Mapping[str, Any],
+    labels: Mapping[str, Sequence[str]] | None = None,
+    root: str = "space",
+    _path: str = "",
+) -> dict:
+    """A space from plain data (a TOML table or JSON object), each entry one of::
+
+        peak = {log_uniform = [1e-4, 1.0]}     # also uniform, int_uniform: [low, high]
+        optimizer = ["adam", "sgd"]            # a choice (same as {choice = [...]})
+        b2 = 0.999                             # a constant
+        schedule = "cosine"                    # a constant, by name
+        [space.inner]                          # a nested table: a nested space
+
+    A name (a string) stands for its index in ``labels[path]`` (the task's names of an
+    integer hyperparameter, by "/"-joined path), so the space holds integers as the task
+    reads them. `ValueError` names the entry (under ``root``), what it got and what is
+    allowed.
+    """
+    labels = labels or {}
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{root} must be a table of hyperparameters, got {table!r}")
+    out = {}
+    for key, value in table.items():
+        path = f"{_path}/{key}" if _path else str(key)
+        if isinstance(value, Mapping) and not _is_spec_table(value):
+            out[key] = parse(value, labels, root, path)
+        else:
+            out[key] = _entry(f"{root} entry {path!r}", value, labels.get(path))
+    return out
+
+
+def _entry(where: str, value: Any, names: Sequence[str] | None) -> Any:
+    if isinstance(value, Mapping):
+        ((kind, args),) = value.items()
+        if kind == "choice":
+            return choice(_indices(where, args, names))
+        if names is not None:
+            raise ValueError(f"{where} takes names ({', '.join(names)}), got {value!r}")
+        if (
+            not isinstance(args, list)
+            or len(args) != 2
+            or any(isinstance(a, (bool, str)) for a in args)
+        ):
+            raise ValueError(f"{where}: {kind} takes [low, high], got {args!r}")
+        try:
+            return KINDS[kind](*args)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{where}: {e}") from None
+    if isinstance(value, list):
+        return choice(_indices(where, value, names))
+    if isinstance(value, str):
+        return _indices(where, [value], names)[0]
+    if names is not None:
+        raise ValueError(f"{where} takes names ({', '.join(names)}), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        allowed = ", ".join(f"{{{k} = ...}}" for k in KINDS)
+        raise ValueError(
+            f"{where} must be a number, a list (a choice) or one of {allowed}; got {value!r}"
+        )
+    if not np.isfinite(value):
+        raise ValueError(f"{where} must be finite, got {value!r}")
+    return value
+
+
+def _indices(where: str, values: Any, names: Sequence[str] | None) -> list:
+    """Choice values, each name replaced by its index in ``names``."""
+    if not isinstance(values, list) or not values:
+        raise ValueError(f"{where}: a choice must be a non-empty list, got {values!r}")
+    out = []
+    for v in values:
+        if isinstance(v, str):
+            if names is None:
+                raise ValueError(f"{where}: {v!r} is a name, but this hyperparameter takes numbers")
+            if v not in names:
+                raise ValueError(f"{where}: unknown name {v!r}; choose from {', '.join(names)}")
+            out.append(list(names).index(v))
+        elif names is not None:
+            raise ValueError(f"{where} takes names ({', '.join(names)}), got {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise ValueError(f"{where}: a choice holds finite numbers or names, got {v!r}")
+        else:
+            out.append(v)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where}: a choice lists a value twice: {values}")
+    return out
+
+
+def merge(default: Mapping[str, Any], override: Mapping[str, Any], root: str = "space") -> dict:
+    """``default`` with the entries of ``override`` in place of its own; a name that
+    ``default`` does not have is a `ValueError` (the task would never read it), unless
+    ``default`` is empty (a task that leaves its whole space to the config)."""
+    out = dict(default)
+    for key, value in override.items():
+        name = f"{root}/{key}" if root != "space" else key
+        if default and key not in default:
+            raise ValueError(
+                f"space entry {name!r} is not a hyperparameter of this task; it has: "
+                f"{', '.join(default)}"
+            )
+        inner = default.get(key)
+        nested = isinstance(value, Mapping) and not _is_spec_table(value)
+        if nested and default and not isinstance(inner, Mapping):
+            allowed = ", ".join(f"{{{k} = ...}}" for k in KINDS)
+            raise ValueError(
+                f"space entry {name!r} must be a number, a list (a choice) or one of "
+                f"{allowed}; got {value!r}"
+            )
+        if nested and isinstance(inner, Mapping):
+            out[key] = merge(inner, value, name)
+        else:
+            out[key] = value
+    return out
+
+
+def _is_spec_table(value: Any) -> bool:
+    return isinstance(value, Mapping) and len(value) == 1 and next(iter(value)) in KINDS
+
+
+def dimensions(specs: Mapping[str, Any]) -> dict[str, Spec]:
+    """Every dimension of ``specs`` by its "/"-joined path (the names of
+    `lrjax.sweep.SweepResult.hparams`), constants as one-value choices."""
+    return {"/".join(map(str, path)): spec for path, spec in _leaves(specs)}
+
+
+def is_constant(spec: Spec) -> bool:
+    """Whether a dimension holds one value (a constant, or a choice of one)."""
+    return _is_constant(spec)
+
+
+def describe(spec: Spec, names: Sequence[str] | None = None) -> str:
+    """A dimension in words for a report: "log-uniform on [0.0001, 3]", "one of adam,
+    sgd", "0.999"."""
+    if isinstance(spec, choice):
+        values = [names[int(v)] if names else f"{v:g}" for v in spec.values]
+        return values[0] if len(values) == 1 else f"one of {', '.join(values)}"
+    kind = {uniform: "uniform", log_uniform: "log-uniform", int_uniform: "integers uniform"}
+    return f"{kind[type(spec)]} on [{spec.low:g}, {spec.high:g}]"

@@ -47,6 +47,8 @@ from flax.training.train_state import TrainState
 
 import lrjax
 from lrjax import schedules as S
+from lrjax.sweep import space as sp
+from lrjax.sweep.task import Task
 
 # hp: {"lr": peak rate, "anneal": end rate / peak in [0, 1], "warmup": updates of linear
 # warmup (int), "seed": int}; each value a scalar, possibly traced.
@@ -153,8 +155,11 @@ class Carry(NamedTuple):
     episodes: Episodes
 
 
-def make_step(config: Config = Config()) -> tuple[Callable, Callable]:
-    """``(init, step)``: ``init(hp) -> Carry`` and ``step(carry, hp) -> (carry, metrics)``.
+def make_step(
+    config: Config = Config(), make_optimizer: Callable = optimizer
+) -> tuple[Callable, Callable]:
+    """``(init, step)``: ``init(hp) -> Carry`` and ``step(carry, hp) -> (carry, metrics)``;
+    ``make_optimizer(hp, config)`` builds the optimizer (default `optimizer`).
 
     ``step`` performs one PPO update and returns float32 scalars: "return", the mean return
     of the episodes that finished during the update or, when none did, the mean over
@@ -179,7 +184,9 @@ def make_step(config: Config = Config()) -> tuple[Callable, Callable]:
         key, net_key, env_key = jax.random.split(jax.random.key(hp["seed"]), 3)
         obs, env_state = reset(jax.random.split(env_key, config.num_envs), env_params)
         params = network.init(net_key, obs)
-        state = TrainState.create(apply_fn=network.apply, params=params, tx=optimizer(hp, config))
+        state = TrainState.create(
+            apply_fn=network.apply, params=params, tx=make_optimizer(hp, config)
+        )
         zeros = jnp.zeros(config.num_envs, jnp.float32)
         episodes = Episodes(zeros, jnp.zeros(config.num_envs, jnp.int32), zeros)
         return Carry(state, env_state, obs, key, episodes)
@@ -274,3 +281,132 @@ def make_train(config: Config = Config()) -> Callable:
         return metrics
 
     return train
+
+
+def make_evaluate(config: Config = Config(), envs: int = 8, seed: int = 0) -> Callable:
+    """``evaluate(carry, hp) -> {"return": mean}``: the policy of ``carry`` (actions drawn
+    from it, as in training) plays one full episode in each of ``envs`` environments,
+    from the same start states and keys for every member and every call (``seed``), and
+    the mean of those episodes' returns is the score. CartPole-v1 ends an episode by 500
+    steps, so 500 steps finish every one."""
+    env, env_params = gymnax.make("CartPole-v1")
+    network = ActorCritic(env.action_space(env_params).n, config.hidden)
+    reset = jax.vmap(env.reset, in_axes=(0, None))
+    env_step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def evaluate(carry: Carry, hp: Hyperparameters) -> dict[str, jax.Array]:
+        key = jax.random.key(seed)
+        obs, state = reset(jax.random.split(key, envs), env_params)
+        zeros = jnp.zeros(envs, jnp.float32)
+
+        def play(c, k):
+            obs, state, total, ended = c
+            act_key, env_key = jax.random.split(k)
+            logits, _ = network.apply(carry.train_state.params, obs)
+            action = jax.random.categorical(act_key, logits)
+            obs, state, reward, terminated, truncated, _ = env_step(
+                jax.random.split(env_key, envs), state, action, env_params
+            )
+            total = total + jnp.where(ended, 0.0, reward.astype(jnp.float32))
+            return (obs, state, total, ended | terminated | truncated), None
+
+        keys = jax.random.split(jax.random.fold_in(key, 1), 500)
+        (_, _, total, _), _ = jax.lax.scan(play, (obs, state, zeros, zeros > 1), keys)
+        return {"return": total.mean()}
+
+    return evaluate
+
+
+def task(steps: int | None = None, seed: int = 0, envs: int = 4) -> Task:
+    """PPO on CartPole-v1 as a `lrjax.sweep.task.Task`: ``steps`` PPO updates (default
+    `Config`'s 195: 100,000 environment steps) with ``envs`` environments; the space is
+    the peak rate (log-uniform on [1e-4, 3e-2]), the end rate as a fraction of the peak
+    (``anneal``, uniform on [0, 1]), warmup updates (0 to 40) and the seed (0 to 999),
+    sampled by scrambled Halton (32 settings). The score is `make_evaluate`'s mean
+    return, maximised; the winner is retrained with 5 fresh seeds (1000 + ``seed`` ...)
+    and scored the same way. Baselines: Adam at a constant 1e-3 (optax's and torch's
+    default) and PureJaxRL's CartPole setting (2.5e-4, annealed linearly to 0)."""
+    defaults = Config(num_envs=envs) if isinstance(envs, int) and envs > 0 else None
+    if defaults is None:
+        raise ValueError(f"cartpole: envs must be a positive integer, got {envs!r}")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
+        raise ValueError(f"cartpole: steps must be an integer >= 1, got {steps!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"cartpole: seed must be an integer >= 0, got {seed!r}")
+    updates = defaults.num_updates if steps is None else steps
+    config = Config(num_envs=envs, total_timesteps=updates * envs * defaults.num_steps)
+    init, step = make_step(config)
+    evaluate = make_evaluate(config, seed=seed)
+
+    @jax.jit
+    def returns(hp):
+        def one(s):
+            member = {**hp, "seed": s}
+            carry = jax.lax.fori_loop(
+                0, config.num_updates, lambda _, c: step(c, member)[0], init(member)
+            )
+            return evaluate(carry, member)["return"]
+
+        return jax.vmap(one)(jnp.arange(5, dtype=jnp.int32) + 1000 + seed)
+
+    def test(hp):
+        values = returns(hp)
+        return {"test_return": values.mean(), "test_return_std": values.std()}
+
+    def with_rate(rate):
+        per_update = config.update_epochs * config.num_minibatches
+
+        def optimizer_with(hp, config):
+            by_update = S.from_fn(_per_update, {"rate": rate, "every": per_update})
+            return optax.chain(
+                optax.clip_by_global_norm(config.max_grad_norm), lrjax.adam(by_update, eps=1e-5)
+            )
+
+        return make_step(config, optimizer_with)
+
+    return Task(
+        name="PPO on CartPole-v1",
+        space={
+            "lr": sp.log_uniform(1e-4, 3e-2),
+            "anneal": sp.uniform(0.0, 1.0),
+            "warmup": sp.int_uniform(0, 40),
+            "seed": sp.int_uniform(0, 999),
+        },
+        init=init,
+        step=step,
+        evaluate=evaluate,
+        steps=config.num_updates,
+        score="return",
+        mode="max",
+        test=test,
+        baselines={
+            "optax.adam(1e-3), constant (= torch.optim.Adam() defaults)": {
+                "lr": 1e-3,
+                "anneal": 1.0,
+                "warmup": 0,
+                "seed": 0,
+            },
+            "PureJaxRL's CartPole setting (2.5e-4, annealed to 0)": {
+                "lr": 2.5e-4,
+                "anneal": 0.0,
+                "warmup": 0,
+                "seed": 0,
+            },
+        },
+        with_rate=with_rate,
+        range_metric="return",
+        defaults={"sampler": "halton", "population": 32},
+        description=(
+            f"PPO (PureJaxRL's layout, Linen actor-critic 64-64) on gymnax's CartPole-v1: "
+            f"{config.num_updates} updates of {envs} environments x {config.num_steps} "
+            f"steps, 4 epochs x 4 minibatches each, gradients clipped to norm 0.5, Adam "
+            f"(eps 1e-5). Score: mean return of one episode in each of 8 evaluation "
+            f"environments (the policy's sampled actions), maximised."
+        ),
+    )
+
+
+def _per_update(step: jax.Array, rate: S.Schedule, every: int) -> jax.Array:
+    """The rate at optimizer step ``step`` when ``rate`` counts PPO updates of ``every``
+    optimizer steps."""
+    return rate(step // every)

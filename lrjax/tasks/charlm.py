@@ -22,8 +22,9 @@ the same batches, so members differ only in their hyperparameters.
 A member's hyperparameters ``hp`` are scalars, possibly traced: ``peak`` (peak rate),
 ``family`` (0: linear warmup then cosine decay to 0 at the last step; 1: WSD, linear
 warmup, constant, then a 1-sqrt cool-down to 0 over the last 20% of steps; 2: linear
-warmup then inverse square root), ``optimizer`` (0: AdamW with weight decay 0.1 on every
-parameter; 1: Adam; 2: SGD with heavy-ball momentum 0.9) and ``warmup`` (steps, an int).
+warmup then inverse square root; 3: linear warmup then constant), ``optimizer`` (0:
+AdamW with weight decay 0.1 on every parameter; 1: Adam; 2: SGD with heavy-ball momentum
+0.9) and ``warmup`` (steps, an int).
 Losses are in nats per character; bits per character (bpc) = nats / ln 2.
 
 This module imports flax at the top (an optional dependency); ``import lrjax`` never imports
@@ -47,11 +48,13 @@ import numpy as np
 import optax
 
 from lrjax import schedules as S
+from lrjax.sweep import space as sp
 from lrjax.sweep.digits import select
+from lrjax.sweep.task import Task, check_memory
 from lrjax.transforms import scale_by_adam, scale_by_learning_rate, scale_by_momentum
 from lrjax.transforms.base import decay_weights
 
-# hp: {"peak": float, "family": int in 0..2, "optimizer": int in 0..2, "warmup": int};
+# hp: {"peak": float, "family": int in 0..3, "optimizer": int in 0..2, "warmup": int};
 # each value a scalar, possibly traced.
 Hyperparameters = dict[str, Any]
 
@@ -168,7 +171,8 @@ def schedule(hp: Hyperparameters, steps: int) -> S.Schedule:
     * 0: ``peak * (1 + cos(pi * (k - W) / (T - W))) / 2`` (Loshchilov & Hutter 2017);
     * 1: ``peak`` until T - C, then ``peak * (1 - sqrt((k - T + C) / C))`` (Hägele et al.
       2024, "Scaling Laws and Compute-Optimal Training beyond Fixed Training Durations");
-    * 2: ``peak / sqrt(1 + (k - W) / max(W, 1))`` (Vaswani et al. 2017).
+    * 2: ``peak / sqrt(1 + (k - W) / max(W, 1))`` (Vaswani et al. 2017);
+    * 3: ``peak`` (constant after the warmup).
     """
     peak, warm = hp["peak"], hp["warmup"]
     cool = steps // 5
@@ -180,22 +184,32 @@ def schedule(hp: Hyperparameters, steps: int) -> S.Schedule:
                 peak, warm, jnp.maximum(steps - cool - warm, 0), cool, decay_shape="1-sqrt"
             ),
             S.inverse_sqrt(peak, warm),
+            S.warmup(S.constant(peak), warm),
         ],
     )
 
 
-def optimizer(hp: Hyperparameters, steps: int) -> optax.GradientTransformation:
+OPTIMIZERS = ("adamw", "adam", "momentum")
+"""``hp["optimizer"]``'s names: AdamW (weight decay 0.1), Adam, SGD with momentum 0.9."""
+
+SCHEDULES = ("warmup_cosine", "wsd_1sqrt", "inverse_sqrt", "constant")
+"""``hp["family"]``'s names (see `schedule`)."""
+
+
+def optimizer(
+    hp: Hyperparameters, steps: int, rate: S.Schedule | None = None
+) -> optax.GradientTransformation:
     """``chain(select(hp["optimizer"], directions), scale_by_learning_rate(schedule))``: with
     one rate after the switch, each branch is update for update `lrjax.adamw` (weight decay
-    0.1), `lrjax.adam` and `lrjax.sgd` (momentum 0.9) at that rate."""
+    0.1), `lrjax.adam` and `lrjax.sgd` (momentum 0.9) at that rate. ``rate`` replaces
+    `schedule` (the range test's growing rate)."""
     directions = [
         optax.chain(scale_by_adam(), decay_weights(0.1)),
         scale_by_adam(),
         scale_by_momentum(0.9),
     ]
-    return optax.chain(
-        select(hp["optimizer"], directions), scale_by_learning_rate(schedule(hp, steps))
-    )
+    rate = schedule(hp, steps) if rate is None else rate
+    return optax.chain(select(hp["optimizer"], directions), scale_by_learning_rate(rate))
 
 
 def nats(params: Any, model: Transformer, windows: jax.Array) -> jax.Array:
@@ -218,7 +232,7 @@ def batch_offsets(n: int, config: Config) -> np.ndarray:
 
 
 def make_step(
-    config: Config = Config(), data: Data | None = None
+    config: Config = Config(), data: Data | None = None, rate: S.Schedule | None = None
 ) -> tuple[Callable, Callable, Callable, jax.Array]:
     """``(init, step, evaluate, batches)`` for `lrjax.sweep.run`.
 
@@ -228,7 +242,8 @@ def make_step(
     ``batches`` (int32 (steps, batch), `batch_offsets`) and gathers those windows of the
     training text. ``evaluate(carry, hp) -> {"val_bpc": bits per char}`` runs on
     ``config.eval_windows`` windows of the validation text at evenly spaced offsets from
-    its start to its end. `data` defaults to `load()`.
+    its start to its end. `data` defaults to `load()`. ``rate`` replaces hp's schedule
+    (see `optimizer`).
     """
     data = load() if data is None else data
     if len(data.val) < config.context + 1:
@@ -241,12 +256,12 @@ def make_step(
 
     def init(hp: Hyperparameters):
         params = model.init(jax.random.key(config.seed), jnp.zeros((1, config.context), int))
-        return params, optimizer(hp, config.steps).init(params)
+        return params, optimizer(hp, config.steps, rate).init(params)
 
     def step(carry, offsets: jax.Array, hp: Hyperparameters):
         p, s = carry
         loss, g = jax.value_and_grad(nats)(p, model, _windows(train, offsets, config.context))
-        u, s = optimizer(hp, config.steps).update(g, s, p)
+        u, s = optimizer(hp, config.steps, rate).update(g, s, p)
         return (optax.apply_updates(p, u), s), {"loss": loss}
 
     def evaluate(carry, hp: Hyperparameters):
@@ -293,3 +308,82 @@ def test_bpc(params: Any, data: Data, config: Config = Config(), chunk: int = 25
 
 
 test_bpc.__test__ = False  # not a pytest test, whatever its name
+
+
+def task(
+    steps: int = 600,
+    seed: int = 0,
+    context: int = 32,
+    width: int = 64,
+    layers: int = 2,
+    heads: int = 4,
+    batch: int = 16,
+) -> Task:
+    """The character-level transformer as a `lrjax.sweep.task.Task`: peak rate
+    (log-uniform on [3e-4, 1e-1]) x schedule family (warmup-cosine, WSD with a 1-sqrt
+    cool-down, inverse square root) x optimizer (AdamW, SGD with momentum), warmup 10% of
+    the steps; the score is validation bits per character, minimised; the winner is
+    retrained alone and scored on the whole test text (`test_bpc`). The baseline is Adam at
+    a constant 1e-3 (``optax.adam(1e-3)``; ``torch.optim.Adam()``'s defaults). The
+    defaults are sized for a sweep of a few minutes on two CPU cores; `Config`'s are
+    larger."""
+    config = Config(
+        context=context,
+        width=width,
+        layers=layers,
+        heads=heads,
+        batch=batch,
+        steps=steps,
+        seed=seed,
+    )
+    check_memory(f"charlm: {steps} steps of batch {batch} (their offsets)", 12 * steps * batch)
+    data = load(seed=0)
+    init, step, evaluate, batches = make_step(config, data)
+
+    @jax.jit
+    def train(hp):
+        carry, _ = jax.lax.scan(lambda c, b: step(c, b, hp), init(hp), batches)
+        return carry[0], evaluate(carry, hp)["val_bpc"]
+
+    def test(hp):
+        params, val = train(hp)
+        return {"test_bpc": test_bpc(params, data, config), "val_bpc": val}
+
+    def with_rate(rate):
+        return make_step(config, data, rate)[:2]
+
+    warmup = max(1, steps // 10)
+    return Task(
+        name="character-level transformer on the standard library's source",
+        space={
+            "peak": sp.log_uniform(3e-4, 1e-1),
+            "family": sp.choice([0, 1, 2]),
+            "optimizer": sp.choice([0, 2]),
+            "warmup": warmup,
+        },
+        init=init,
+        step=step,
+        evaluate=evaluate,
+        batches=batches,
+        score="val_bpc",
+        mode="min",
+        labels={"family": SCHEDULES, "optimizer": OPTIMIZERS},
+        test=test,
+        baselines={
+            "optax.adam(1e-3), constant (= torch.optim.Adam() defaults)": {
+                "peak": 1e-3,
+                "family": "constant",
+                "optimizer": "adam",
+                "warmup": 0,
+            }
+        },
+        with_rate=with_rate,
+        defaults={"sampler": "grid", "points": 3},
+        description=(
+            f"A decoder-only transformer ({layers} layers, width {width}, {heads} heads, "
+            f"context {context}) trained on the characters of the Python standard library's "
+            f"source (files split 8/1/1 by a hash of their names), {steps} steps of "
+            f"{batch} windows. Score: validation bits per character on {config.eval_windows} "
+            f"windows; test: the whole test text."
+        ),
+    )
