@@ -40,9 +40,10 @@ def _integer(name: str, value: Any, low: int) -> int:
 @dataclasses.dataclass
 class Config:
     """The job's options. ``steps`` and ``seed`` go to the task where given (the seed
-    also seeds the samplers; 0 when not given). ``None`` means the task's default (`lrjax.sweep.task.Task`
-    ``defaults``, else the global one: grid sampler, 3 grid points per continuous
-    dimension, a population of 64 for the random samplers, ``--search sample``)."""
+    also seeds the samplers; 0 when not given). ``None`` means the task's default
+    (`lrjax.sweep.task.Task` ``defaults``, else the global one: grid sampler, 3 grid
+    points per continuous dimension, a population of 64 for the random samplers,
+    ``--search sample``)."""
 
     task: str = "digits"
     steps: int | None = None

@@ -21,13 +21,17 @@ from lrjax.job.setting import space_of
 from lrjax.sweep.task import Task, load
 
 
-def prepare(options: Any) -> searches.Job:
+def prepare(options: Any, task: Task | None = None) -> searches.Job:
     """The task and its space for ``options`` (an `lrjax.cli.Config`), the task's own
     defaults filled in for the options left unset, and the memory checked: everything
-    that can be refused before any training."""
-    task = load(
-        options.task, {**options.task_options, "steps": options.steps, "seed": options.seed}
-    )
+    that can be refused before any training. ``task`` (a `Task` value) replaces the
+    one ``options.task`` names."""
+    if task is None:
+        task = load(
+            options.task, {**options.task_options, "steps": options.steps, "seed": options.seed}
+        )
+    elif not isinstance(task, Task):
+        raise TypeError(f"task must be a lrjax.sweep.task.Task, got {type(task).__name__}")
     defaults = {"sampler": "grid", "points": 3, "population": 64, "search": "sample"}
     chosen = {k: getattr(options, k) for k in defaults}
     filled = {
@@ -44,9 +48,10 @@ def prepare(options: Any) -> searches.Job:
     return job
 
 
-def sweep(options: Any) -> Path:
-    """Run the job ``options`` describe and write its report; returns report.md."""
-    job = prepare(options)
+def sweep(options: Any, task: Task | None = None) -> Path:
+    """Run the job ``options`` (an `lrjax.cli.Config`) describe, on ``task`` if given,
+    and write its report; returns report.md."""
+    job = prepare(options, task)
     job.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     found = searches.SEARCHES[job.options.search](job)

@@ -51,9 +51,13 @@ def summary(job: Any, found: Any, winner: Scored, seconds: float, devices: list)
     direction = "minimised" if task.mode == "min" else "maximised"
     text = (
         f"{task.description}\n\n"
-        f"{len(rows)} settings ({_how(options)}, seed {options.seed}) trained for "
-        f"{'up to ' if options.search == 'halving' else ''}{job.steps} steps on "
-        f"{len(devices)} {devices[0].platform} device(s) in {seconds:.1f} s (compilation "
+        f"{len(rows)} settings ({_how(options)}, seed {options.seed}) trained"
+        + (
+            f" for {'up to ' if options.search == 'halving' else ''}{job.steps} steps"
+            if job.steps
+            else ""
+        )
+        + f" on {len(devices)} {devices[0].platform} device(s) in {seconds:.1f} s (compilation "
         f"included); {diverged} diverged. Score: {task.score}, {direction}.\n\n"
         f"**Best:** {winner.name}: {task.score} {best[task.score]:.4g}."
     )
@@ -81,7 +85,8 @@ def versus(job: Any, winner: Scored, baselines: list[Scored]) -> str:
     for b in baselines:
         gain = change(winner.metrics[name], b.metrics.get(name, np.nan), mode)
         rows.append({"setting": b.name, **b.metrics, f"winner vs it ({name})": gain})
-    columns = ["setting", *winner.metrics, f"winner vs it ({name})"]
+    others = [k for k in winner.metrics if k != name]
+    columns = ["setting", name, *others, f"winner vs it ({name})"]
     return (
         f"Each setting trained again from the start and tested ({name} first, "
         f"{'lower' if mode == 'min' else 'higher'} is better).\n\n"

@@ -58,10 +58,11 @@ class Job(NamedTuple):
 
     @property
     def steps(self) -> int:
-        """Training steps per member: the batches' length, or the task's ``steps``."""
+        """Training steps per member: the batches' length, or the task's ``steps`` (0
+        where a whole-program task does not say)."""
         if self.task.batches is not None:
             return int(jax.tree.leaves(self.task.batches)[0].shape[0])
-        return int(self.task.steps)
+        return int(self.task.steps or 0)
 
     @property
     def eval_every(self) -> int:
@@ -115,7 +116,7 @@ def sample(job: Job) -> Found:
     task, options = job.task, job.options
     hp = population(options, job.specs)
     n = len(jax.tree.leaves(hp)[0])
-    job.say(f"lrjax sweep: {n} members x {job.steps} steps")
+    job.say(f"lrjax sweep: {n} members" + (f" x {job.steps} steps" if job.steps else ""))
     if task.stepwise:
         result = run(
             task.init,
@@ -321,7 +322,7 @@ def bayes(job: Job) -> Found:
     job.say(f"lrjax sweep: {options.trials} Optuna trials x {job.steps} steps")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the report says what it did
     kwargs = job.run_kwargs()
-    kwargs.pop("score"), kwargs.pop("mode")
+    del kwargs["score"], kwargs["mode"]  # Optuna's objective and direction instead
     found = optuna_search.search(
         task.init,
         task.step,

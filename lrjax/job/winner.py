@@ -59,8 +59,13 @@ def retrain(job: Any, hp: Any, task: Any = None) -> float:
 
 
 def headline(task: Any, winner: Scored) -> tuple[str, str]:
-    """The test's first metric and its direction."""
-    return next(iter(winner.metrics)), task.test_mode or task.mode
+    """The test's metric that compares settings, and its direction."""
+    name = task.headline or next(iter(winner.metrics))
+    if name not in winner.metrics:
+        raise ValueError(
+            f"the task's headline {name!r} is not among its test's {list(winner.metrics)}"
+        )
+    return name, task.test_mode or task.mode
 
 
 def change(winner: float, other: float, mode: str) -> str:
@@ -69,10 +74,12 @@ def change(winner: float, other: float, mode: str) -> str:
     if not (np.isfinite(winner) and np.isfinite(other)):
         return "n/a"
     diff = winner - other
+    if diff == 0:
+        return "equal"
     better = diff < 0 if mode == "min" else diff > 0
-    word = ("lower" if diff < 0 else "higher") if diff else "equal"
     percent = f" ({diff / abs(other):+.1%})" if other else ""
-    return f"{abs(diff):.4g} {word}{percent}, {'better' if better else 'not better'}"
+    word = "lower" if diff < 0 else "higher"
+    return f"{abs(diff):.4g} {word}{percent}, {'better' if better else 'worse'}"
 
 
 def _floats(metrics: Any) -> dict[str, float]:

@@ -7,7 +7,9 @@ every device of every process and chunked by `population`; `search` acts on them
 they train (successive halving, population-based training); `logs` streams their
 results (JSON lines, CSV, TensorBoard) and `checkpoint` saves them for `resume`.
 `bayes.search` drives an Optuna study in batches of trials, each batch one vmapped run
-(needs ``lrjax[optuna]``). `digits` is the main job's task.
+(needs ``lrjax[optuna]``). `task` defines what ``lrjax sweep`` sweeps: a `Task` holds a
+member's training, its space, its score and the tests of its winner; `digits` is the
+data and model of the default one.
 """
 
 from lrjax.sweep import logs, space
@@ -22,12 +24,14 @@ from lrjax.sweep.search import (
     pbt,
     successive_halving,
 )
+from lrjax.sweep.task import Task
 
 __all__ = [
     "HalvingResult",
     "PBTResult",
     "Segment",
     "SweepResult",
+    "Task",
     "exploit_explore",
     "logs",
     "member_carry",

@@ -61,9 +61,11 @@ class Task:
         "adam")}``: hp 1 is "adam". The config file may name those values, and the
         report shows the names.
       test: ``test(hp) -> {name: scalar}``: the setting ``hp`` (one member's, concrete)
-        trained again and scored on held-out data; the first entry is the headline. An
-        entry named like the score checks the search's value.
-      test_mode: the headline's direction, "min" or "max" (default: the score's).
+        trained again and scored on held-out data. An entry named like the score checks
+        the search's value.
+      headline, test_mode: the entry of ``test``'s result that compares the winner with
+        the baselines (default: its first; a jitted function returns a dict's keys
+        sorted) and its direction, "min" or "max" (default: the score's).
       baselines: settings to compare the winner with, by name, in the space's terms
         (labels allowed): ``{"optax.adam(1e-3), constant": {"optimizer": "adam", ...}}``;
         values missing from one are taken from the space's constants.
@@ -90,6 +92,7 @@ class Task:
     mode: str = "min"
     labels: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
     test: Callable[[dict], Mapping[str, ArrayLike]] | None = None
+    headline: str | None = None
     test_mode: str | None = None
     baselines: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     with_rate: Callable[[Any], tuple[Callable, Callable]] | None = None

@@ -2,7 +2,8 @@
 
 The space is schedule family x optimizer x peak rate (log-uniform on [1e-4, 3]); the
 score is the validation loss (minimised); the winner is retrained alone and scored on the
-held-out test split (accuracy first); the baseline is the peers' default, Adam at a
+held-out test split (the loss first, as the score; then the accuracy, which on 359
+test images moves in steps of 0.28%); the baseline is the peers' default, Adam at a
 constant 1e-3 (``optax.adam(1e-3)``, which is also ``torch.optim.Adam()``'s default).
 Needs scikit-learn (the ``demo`` extra) for the data.
 """
@@ -52,8 +53,8 @@ def task(steps: int = 500, seed: int = 0, batch: int = 64) -> Task:
         carry, _ = jax.lax.scan(lambda c, b: member.step(c, b, hp), member.init(hp), member.batches)
         p = carry[0]
         return {
-            "test_accuracy": digits.accuracy(p, x_test, y_test),
             "test_loss": digits.loss(p, x_test, y_test),
+            "test_accuracy": digits.accuracy(p, x_test, y_test),
             **member.evaluate(carry, hp),
         }
 
@@ -90,7 +91,8 @@ def task(steps: int = 500, seed: int = 0, batch: int = 64) -> Task:
         mode="min",
         labels={"family": schedules, "optimizer": optimizers},
         test=test,
-        test_mode="max",
+        headline="test_loss",
+        test_mode="min",
         baselines={
             "optax.adam(1e-3), constant (= torch.optim.Adam() defaults)": {
                 "family": "constant",
