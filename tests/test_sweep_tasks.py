@@ -105,8 +105,8 @@ def test_a_task_factory_by_module_name_takes_its_options(tmp_path, capsys, user_
     monkeypatch.syspath_prepend(str(user_task.parent))
     config = tmp_path / "job.toml"
     config.write_text(
-        'task = "my_regression:make"\nsampler = "random"\npopulation = 6\n'
-        '[task]\nnoise = 0.5\n[space]\nschedule = "cosine"\nmomentum = 0.5\n'
+        'sampler = "random"\npopulation = 6\n[task]\nname = "my_regression:make"\n'
+        'noise = 0.5\n[space]\nschedule = "cosine"\nmomentum = 0.5\n'
     )
     out = tmp_path / "factory"
     run_cli(capsys, "--config", str(config), "--steps", "12", "--out", str(out), "--no-range-test")

@@ -143,7 +143,9 @@ def rate_curves(job: Any, result: SweepResult, rows: list[dict], order: list[int
 
 def _groups(values: Sequence[Any], spec: sp.Spec) -> tuple[np.ndarray, list[str]]:
     """Group index per value and the group names: every distinct value (few, or a
-    choice), else bins of equal width (in log for a log-uniform dimension)."""
+    choice), else 3 to 8 bins of equal width (in log for a log-uniform dimension), about
+    sqrt(n / 2) for n settings so that a map of two binned dimensions holds about two
+    settings per cell."""
     distinct = list(dict.fromkeys(values))  # names: in the order first met
     if not any(isinstance(v, str) for v in distinct):
         distinct = sorted(distinct)
@@ -152,8 +154,9 @@ def _groups(values: Sequence[Any], spec: sp.Spec) -> tuple[np.ndarray, list[str]
         return np.array([where[v] for v in values]), [_short(v) for v in distinct]
     log = isinstance(spec, sp.log_uniform)
     x = np.log(np.asarray(values, np.float64)) if log else np.asarray(values, np.float64)
-    edges = np.linspace(x.min(), x.max(), 9)
-    index = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, 7)
+    bins = int(np.clip(np.sqrt(len(values) / 2), 3, 8))  # about two settings per map cell
+    edges = np.linspace(x.min(), x.max(), bins + 1)
+    index = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, bins - 1)
     centres = (edges[:-1] + edges[1:]) / 2
     return index, [_short(np.exp(c) if log else c) for c in centres]
 
