@@ -131,15 +131,27 @@ def schedule_free(
 
 
 def eval_params(state: optax.OptState, params: optax.Params) -> optax.Params:
-    """The averaged iterate x of the schedule-free state found inside `state`.
+    """The averaged iterate x of the schedule-free state found inside `state`, in the
+    structure and dtypes of `params` (the y the model holds).
 
-    Named ``schedule_free_eval_params`` at the package top level, as in optax. `params`
-    (the y the model holds) only gives the dtypes.
+    Named ``schedule_free_eval_params`` at the package top level, as in optax. With Flax
+    NNX, pass ``optimizer.opt_state`` and ``nnx.state(model, nnx.Param)``: the result is
+    that state (Param variables) holding x, ready for ``nnx.update(model, ...)``; the
+    two trees' variable types differ, so they are matched leaf by leaf.
     """
     found = find_states(state, ScheduleFreeState)
     if len(found) != 1:
         raise ValueError(f"expected one schedule-free state inside `state`, found {len(found)}")
-    return jax.tree.map(lambda x, p: x.astype(p.dtype), found[0].x, params)
+    xs = jax.tree.leaves(found[0].x)
+    ps, treedef = jax.tree.flatten(params)
+    if len(xs) != len(ps) or any(
+        jnp.shape(x) != jnp.shape(p) for x, p in zip(xs, ps, strict=False)
+    ):
+        raise ValueError(
+            f"params must have the shapes of the schedule-free iterate: {len(ps)} leaves "
+            f"against its {len(xs)}"
+        )
+    return jax.tree.unflatten(treedef, [x.astype(p.dtype) for x, p in zip(xs, ps, strict=True)])
 
 
 @copies_arrays

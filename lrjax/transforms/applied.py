@@ -10,6 +10,8 @@ product of two groups' rates is the rate of neither.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -39,6 +41,11 @@ def applied_lr(state: optax.OptState) -> Rate:
     such as a frozen one, is left out); a factor in series with the partition (a
     loss-aware scale after it) multiplies every group's rate.
 
+    Flax NNX: ``optimizer.opt_state`` (its leaves wrapped in ``OptArray`` variables) and
+    ``nnx.state(optimizer)`` (the same state with every NamedTuple turned into a dict of
+    its fields) both work, and the result is plain arrays: a snapshot, never the live
+    variable that the next update overwrites.
+
     Raises:
       ValueError: the state holds no lrjax learning rate, or it holds rates that apply to
         different leaves without labels (two `optax.masked` pieces with their own rates,
@@ -63,7 +70,7 @@ def applied_lr(state: optax.OptState) -> Rate:
         >>> {k: round(float(v), 6) for k, v in lrjax.applied_lr(state).items()}
         {'backbone': 0.0001, 'head': 0.001}
     """
-    rate = find_rate(state)
+    rate = find_rate(_plain(state))
     if rate is None:
         raise ValueError(
             "applied_lr: the state holds no lrjax learning-rate state; build the optimizer "
@@ -82,6 +89,10 @@ def _rate(node: Any) -> Rate | _Masked | None:
     """The rate of one sub-state: None where it holds none."""
     if hasattr(node, "applied_lr") and not isinstance(node, type):
         return node.applied_lr()
+    if isinstance(node, Mapping):
+        as_fields = _from_fields(node)
+        if as_fields is not None:
+            return _rate(as_fields)
     if isinstance(node, _combining.PartitionState):
         groups = {k: _unmask(_rate(s)) for k, s in node.inner_states.items()}
         groups = {k: r for k, r in groups.items() if r is not None}
@@ -125,3 +136,80 @@ def _series(rates: list) -> Rate | _Masked | None:
     if not groups:
         return factor
     return jax.tree.map(lambda r: r * factor, groups[0])
+
+
+# --------------------------------------------------------------------------------------
+# Flax NNX: variables around the leaves, and states flattened into dicts
+
+
+def _is_variable(x: Any) -> bool:
+    """A Flax NNX variable (``OptArray``, ``OptVariable``, ``Param``...): duck-typed, so
+    that lrjax never imports flax."""
+    return type(x).__module__.startswith("flax.") and hasattr(x, "get_value")
+
+
+def _plain(state: Any) -> Any:
+    """``state`` with every NNX variable replaced by its current value."""
+    return jax.tree.map(
+        lambda x: x.get_value() if _is_variable(x) else x, state, is_leaf=_is_variable
+    )
+
+
+@jax.tree_util.register_pytree_node_class
+class _Fields:
+    """A dict of a NamedTuple's fields read as that tuple: ``fields.name`` (nested dicts
+    too), and a pytree of its values, so that the class's ``applied_lr`` runs on it."""
+
+    def __init__(self, items: Mapping):
+        self._items = dict(items)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            value = self._items[name]
+        except KeyError:
+            raise AttributeError(name) from None
+        return _Fields(value) if isinstance(value, Mapping) else value
+
+    def tree_flatten(self):
+        return list(self._items.values()), list(self._items)
+
+    @classmethod
+    def tree_unflatten(cls, keys, values):
+        return cls(dict(zip(keys, values, strict=True)))
+
+
+def _state_classes() -> dict[frozenset, type]:
+    """lrjax's state classes that report a rate, by their field names: every NamedTuple
+    with an ``applied_lr`` in a loaded lrjax module (a state can only come from one)."""
+    found: dict[frozenset, type] = {}
+    for name, module in list(sys.modules.items()):
+        if module is None or not name.startswith("lrjax."):
+            continue
+        for obj in list(vars(module).values()):
+            if isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "applied_lr"):
+                found.setdefault(frozenset(getattr(obj, "_fields", ())), obj)
+    return found
+
+
+def _from_fields(node: Mapping) -> Any:
+    """The sub-state a dict stands for where ``nnx.state`` flattened one: an lrjax state
+    (its field names), a partition (``inner_states``) or a mask (``inner_state``); None
+    for any other dict."""
+    keys = frozenset(str(k) for k in node)
+    cls = _state_classes().get(keys)
+    if cls is not None:
+        return _Reported(cls.applied_lr(_Fields(node)))
+    if keys == {"inner_states"}:
+        return _combining.PartitionState(dict(node["inner_states"]))
+    if keys == {"inner_state"}:
+        return _masking.MaskedState(node["inner_state"])
+    return None
+
+
+class _Reported(NamedTuple):
+    """A rate already read from a flattened state."""
+
+    rate: Any
+
+    def applied_lr(self) -> Any:
+        return self.rate
