@@ -21,6 +21,7 @@ from lrjax.transforms.base import (
     descent,
     scale_by_learning_rate,
 )
+from lrjax.transforms.groups import layer_decay, param_groups
 from lrjax.transforms.rms import (
     ScaleByAdadeltaState,
     ScaleByAdagradState,
@@ -50,6 +51,8 @@ __all__ = [
     "adamw",
     "applied_lr",
     "descent",
+    "layer_decay",
+    "param_groups",
     "nadam",
     "radam",
     "rmsprop",

@@ -1,8 +1,10 @@
 """PyTorch-exact optimizers: ``torch.optim`` constructors that return Optax transformations.
 
 ``Name(**kwargs)`` takes the torch optimizer's keyword arguments and defaults (without
-``params``) and returns an `optax.GradientTransformation` whose parameter trajectory is
-torch's: ``p ← optax.apply_updates(p, opt.update(g, state, p)[0])`` repeats
+``params``; or torch's list of parameter groups first, with name selectors in place of
+tensors: `lrjax.compat.torch.param_groups`) and returns an
+`optax.GradientTransformation` whose parameter trajectory is torch's:
+``p ← optax.apply_updates(p, opt.update(g, state, p)[0])`` repeats
 ``p.grad = g; opt.step()``. ``lr`` may be a number or any schedule, the
 ``lrjax.compat.torch`` schedulers included, with update k using ``lr(k)`` as torch does
 with ``scheduler.step()`` after each ``opt.step()``. ``momentum`` (SGD, RMSprop) and
@@ -56,6 +58,7 @@ import numpy as np
 import optax
 
 from lrjax import _checks, transforms
+from lrjax.compat.torch.param_groups import accepts_groups
 from lrjax.transforms.base import (
     Hyper,
     ScaleByLearningRateState,
@@ -308,6 +311,7 @@ def _finish(opt: optax.GradientTransformation, maximize: bool, flags: dict):
     return optax.GradientTransformation(init, update)
 
 
+@accepts_groups
 @_checks.arguments(
     _torch_message,
     lr=_LR,
@@ -349,6 +353,7 @@ def SGD(
     return _finish(opt, maximize, flags)
 
 
+@accepts_groups
 @_checks.arguments(
     _torch_message,
     lr=_LR,
@@ -382,6 +387,7 @@ def Adagrad(
     return _finish(opt, maximize, flags)
 
 
+@accepts_groups
 @_checks.arguments(
     _torch_message,
     lr=_LR,
@@ -407,6 +413,7 @@ def Adadelta(
     return _finish(opt, maximize, flags)
 
 
+@accepts_groups
 @_checks.arguments(
     _torch_message,
     lr=_LR,
@@ -453,6 +460,7 @@ def _adam_checks(lr: Hyper, betas: Sequence[Hyper]) -> tuple:
 _ADAM_ARGS = dict(lr=_LR, eps=_NONNEGATIVE, weight_decay=_NONNEGATIVE)
 
 
+@accepts_groups
 @_checks.arguments(_torch_message, **_ADAM_ARGS)
 def Adam(
     lr: Hyper = 1e-3,
@@ -481,6 +489,7 @@ def Adam(
     return _finish(opt, maximize, flags)
 
 
+@accepts_groups
 @_checks.arguments(_torch_message, **_ADAM_ARGS)
 def AdamW(
     lr: Hyper = 1e-3,
@@ -505,6 +514,7 @@ def AdamW(
     )
 
 
+@accepts_groups
 @_checks.arguments(_torch_message, **_ADAM_ARGS, momentum_decay=_NONNEGATIVE)
 def NAdam(
     lr: Hyper = 2e-3,
@@ -532,6 +542,7 @@ def NAdam(
     return _finish(opt, maximize, flags)
 
 
+@accepts_groups
 @_checks.arguments(_torch_message, **_ADAM_ARGS)
 def RAdam(
     lr: Hyper = 1e-3,
@@ -557,6 +568,7 @@ def RAdam(
     return _finish(opt, maximize, flags)
 
 
+@accepts_groups
 @_checks.arguments(_torch_message, **_ADAM_ARGS)
 def Adamax(
     lr: Hyper = 2e-3,
