@@ -142,6 +142,59 @@ class scale(Schedule):
         return self.factor * self.schedule(step).astype(dtype)
 
 
+@_checks.arguments(every=_checks.integer(1))
+class staircase(Schedule):
+    """lr(k) = schedule(floor(k / every)): ``schedule`` counted in units of ``every``
+    steps and held within each unit.
+
+    A PyTorch scheduler stepped once per epoch of ``steps_per_epoch`` updates is
+    ``staircase(its schedule, steps_per_epoch)``, and PureJaxRL's annealing, which moves
+    once per PPO update of ``update_epochs * num_minibatches`` optimizer steps, is
+    ``staircase(linear(lr, 0, num_updates), update_epochs * num_minibatches)``. ``every``
+    is an integer >= 1 and may be traced.
+
+    Examples:
+        >>> from lrjax.schedules import linear
+        >>> [round(float(staircase(linear(1.0, 0.0, 4), 3)(k)), 2) for k in (0, 2, 3, 7)]
+        [1.0, 1.0, 0.75, 0.5]
+    """
+
+    schedule: Schedule
+    every: ArrayLike
+
+    def _value(self, step, dtype):
+        every = jnp.asarray(self.every).astype(step.dtype)
+        return self.schedule(step // every).astype(dtype)
+
+
+@_checks.arguments(every=_checks.POSITIVE)
+class rescale(Schedule):
+    """lr(k) = schedule(k / every): a schedule written in units of ``every`` steps (a
+    schedule in epochs, with ``every`` updates per epoch) evaluated at fractional units,
+    so that it moves at every step (timm's ``step_update`` of a per-epoch schedule).
+    ``schedule`` must be a closed form of its step (one that cycles, restarts, replays or
+    adds noise per step needs whole steps: use `staircase`). ``every`` may be traced.
+
+    Examples:
+        >>> from lrjax.schedules import linear
+        >>> [round(float(rescale(linear(1.0, 0.0, 4), 2)(k)), 3) for k in (0, 1, 3, 8)]
+        [1.0, 0.875, 0.625, 0.0]
+    """
+
+    schedule: Schedule
+    every: ArrayLike
+
+    def __post_init__(self):
+        if self.schedule._needs_exact_step():
+            raise ValueError(
+                f"rescale needs a closed-form schedule; {type(self.schedule).__name__} "
+                f"needs whole steps: use staircase"
+            )
+
+    def _value(self, step, dtype):
+        return self.schedule(step.astype(dtype) / jnp.asarray(self.every, dtype)).astype(dtype)
+
+
 class product(Schedule):
     """lr(k) = schedules[0](k) * schedules[1](k) * ...
 

@@ -28,6 +28,7 @@ import jax
 import optax
 from jax.typing import ArrayLike
 
+from lrjax import _checks
 from lrjax import schedules as S
 
 Selector = str | Sequence[str] | Callable[[str, Any], bool]
@@ -175,6 +176,9 @@ def layer_index(name: str, depth: int) -> int:
     return depth
 
 
+@_checks.arguments(
+    learning_rate=_checks.RATE, decay=_checks.real(0, 1, open_low=True), depth=_checks.integer(1)
+)
 def layer_decay(
     optimizer: Callable[[Any], optax.GradientTransformation],
     learning_rate: ArrayLike | S.Schedule,
@@ -201,6 +205,7 @@ def layer_decay(
     """
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
         raise ValueError(f"depth must be an integer >= 1 (the top layer's index), got {depth!r}")
+    _checks.between("decay", decay, 0.0, 1.0, open_low=True)
     groups = {}
     for index in range(depth + 1):
         factor = decay ** (depth - index)
