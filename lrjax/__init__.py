@@ -1,6 +1,6 @@
 """lrjax: learning-rate schedules and adaptive methods for JAX."""
 
-from lrjax import adaptive, compat, finder, schedules, sweep, transforms
+from lrjax import adaptive, compat, finder, schedules, sweep, train_state, transforms
 from lrjax.adaptive import (
     ReduceOnPlateau,
     decay_on_gradient_stall,
@@ -66,5 +66,6 @@ __all__ = [
     "schedules",
     "sgd",
     "sweep",
+    "train_state",
     "transforms",
 ]

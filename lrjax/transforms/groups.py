@@ -54,7 +54,25 @@ def name_of(path: Sequence[Any]) -> str:
 
 def names(params: Any) -> list[str]:
     """The name of every parameter of ``params``, in leaf order."""
-    return [name_of(path) for path, _ in jax.tree_util.tree_leaves_with_path(params)]
+    leaves = jax.tree_util.tree_leaves_with_path(params, is_leaf=_is_variable)
+    return [name_of(path) for path, _ in leaves]
+
+
+def map_named(fn: Callable[[str, Any], Any], params: Any) -> Any:
+    """``fn(name, leaf)`` for every parameter, in the structure of ``params``. A Flax NNX
+    variable counts as one parameter, named without the variable's own key and given to
+    ``fn`` as its value, so that names and predicates read the same at ``init`` (the
+    model's variables) and at ``update`` (the gradients)."""
+
+    def one(path, leaf):
+        return fn(name_of(path), leaf.get_value() if _is_variable(leaf) else leaf)
+
+    return jax.tree_util.tree_map_with_path(one, params, is_leaf=_is_variable)
+
+
+def _is_variable(x: Any) -> bool:
+    """A Flax NNX variable (duck-typed: lrjax does not import flax)."""
+    return type(x).__module__.startswith("flax.") and hasattr(x, "get_value")
 
 
 def matches(pattern: str, name: str) -> bool:
@@ -105,8 +123,7 @@ def labels(groups: Mapping[str, Selector], default: str | None = DEFAULT) -> Cal
     group selects is a `ValueError` naming it."""
     tests = {label: selects(selector) for label, selector in groups.items()}
 
-    def label_of(path, leaf):
-        name = name_of(path)
+    def label_of(name, leaf):
         for label, test in tests.items():
             if test(name, leaf):
                 return label
@@ -117,7 +134,7 @@ def labels(groups: Mapping[str, Selector], default: str | None = DEFAULT) -> Cal
             )
         return default
 
-    return lambda params: jax.tree_util.tree_map_with_path(label_of, params)
+    return lambda params: map_named(label_of, params)
 
 
 def param_groups(

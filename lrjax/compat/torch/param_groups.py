@@ -21,11 +21,10 @@ import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import jax
 import optax
 
 from lrjax import schedules as S
-from lrjax.transforms.groups import name_of, selects
+from lrjax.transforms.groups import map_named, selects
 
 _EXTRA = frozenset({"params", "name", "lr_scale"})
 _KERNEL_FLAGS = frozenset({"foreach", "fused", "capturable", "differentiable"})
@@ -99,8 +98,7 @@ def grouped(
 def _one_group_each(selectors: Mapping[str, Callable[[str, Any], bool]]) -> Callable:
     """``params -> labels``, with torch's rule: every parameter in exactly one group."""
 
-    def label_of(path, leaf):
-        name = name_of(path)
+    def label_of(name, leaf):
         found = [label for label, test in selectors.items() if test(name, leaf)]
         if not found:
             raise ValueError(
@@ -114,4 +112,4 @@ def _one_group_each(selectors: Mapping[str, Callable[[str, Any], bool]]) -> Call
             )
         return found[0]
 
-    return lambda params: jax.tree_util.tree_map_with_path(label_of, params)
+    return lambda params: map_named(label_of, params)
