@@ -67,6 +67,10 @@ NOT_CONSTRUCTORS = {
     "static",
     "geometric_cycle",
     "Hyper",
+    "to_config",
+    "from_config",
+    "to_json",
+    "from_json",
 }
 FINDER = ("lr_grid", "range_test", "parallel_range_test")
 # Pair arguments (torch's ``betas``): each entry may be a number or a schedule, and torch's

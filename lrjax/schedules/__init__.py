@@ -18,6 +18,7 @@ from lrjax.schedules.combinators import (
     switch,
     warmup,
 )
+from lrjax.schedules.config import from_config, from_json, to_config, to_json
 from lrjax.schedules.cyclic import cyclic, geometric_cycle, one_cycle, warm_restarts
 from lrjax.schedules.decay import (
     constant,
@@ -45,7 +46,9 @@ __all__ = [
     "cosine_decay",
     "cyclic",
     "exponential_decay",
+    "from_config",
     "from_fn",
+    "from_json",
     "geometric_cycle",
     "inverse_sqrt",
     "inverse_time_decay",
@@ -68,6 +71,8 @@ __all__ = [
     "step_decay",
     "switch",
     "tanh_decay",
+    "to_config",
+    "to_json",
     "warm_restarts",
     "warmup",
     "warmup_stable_decay",
