@@ -9,13 +9,16 @@ from lrjax.adaptive import (
 )
 from lrjax.adaptive.schedule_free import eval_params as schedule_free_eval_params
 from lrjax.transforms import (
+    adabelief,
     adadelta,
     adagrad,
     adam,
     adamax,
+    adamaxw,
     adamw,
     applied_lr,
     layer_decay,
+    lion,
     nadam,
     param_groups,
     radam,
@@ -30,16 +33,21 @@ from lrjax.transforms import (
     scale_by_radam,
     scale_by_rms,
     sgd,
+    sign_sgd,
+    signum,
+    yogi,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ReduceOnPlateau",
+    "adabelief",
     "adadelta",
     "adagrad",
     "adam",
     "adamax",
+    "adamaxw",
     "adamw",
     "adaptive",
     "applied_lr",
@@ -47,6 +55,7 @@ __all__ = [
     "decay_on_gradient_stall",
     "finder",
     "layer_decay",
+    "lion",
     "nadam",
     "param_groups",
     "radam",
@@ -65,7 +74,10 @@ __all__ = [
     "schedule_free_eval_params",
     "schedules",
     "sgd",
+    "sign_sgd",
+    "signum",
     "sweep",
     "train_state",
     "transforms",
+    "yogi",
 ]

@@ -30,6 +30,13 @@ OPTIMIZERS = {
     "nadam": lambda: lrjax.nadam(0.05),
     "radam": lambda: lrjax.radam(0.05),
     "adamax": lambda: lrjax.adamax(0.05),
+    "adamaxw": lambda: lrjax.adamaxw(0.05),
+    "signum": lambda: lrjax.signum(0.05),
+    "lion": lambda: lrjax.lion(0.05),
+    "adabelief": lambda: lrjax.adabelief(0.05),
+    # Yogi's first moment starts at a real constant (optax's 1e-6), which a global phase
+    # does not rotate: starting from 0 makes the run phase-equivariant.
+    "yogi": lambda: lrjax.yogi(0.05, initial_accumulator_value=0.0),
     "adagrad": lambda: lrjax.adagrad(0.1, lr_decay=0.01),
     "adadelta": lambda: lrjax.adadelta(1.0),
     "rmsprop": lambda: lrjax.rmsprop(0.01),

@@ -151,6 +151,19 @@ SAME = {
     ),
     "adamax": (lambda: lrjax.adamax(0.1), lambda: optax.adamax(0.1)),
     "adamax_betas": (lambda: lrjax.adamax(0.05, 0.8, 0.99), lambda: optax.adamax(0.05, 0.8, 0.99)),
+    "adamaxw_mask": (
+        lambda: lrjax.adamaxw(0.05, mask=MASK),
+        lambda: optax.adamaxw(0.05, mask=MASK),
+    ),
+    "sign_sgd": (lambda: lrjax.sign_sgd(0.05), lambda: optax.sign_sgd(0.05)),
+    "signum": (lambda: lrjax.signum(0.05, 0.8), lambda: optax.signum(0.05, 0.8)),
+    "lion": (lambda: lrjax.lion(0.05), lambda: optax.lion(0.05)),
+    "lion_schedule_mask": (
+        lambda: lrjax.lion(SCHED, 0.8, 0.95, weight_decay=0.1, mask=MASK),
+        lambda: optax.lion(SCHED, 0.8, 0.95, weight_decay=0.1, mask=MASK),
+    ),
+    "adabelief": (lambda: lrjax.adabelief(0.05, 0.9, B2), lambda: optax.adabelief(0.05, 0.9, B2)),
+    "yogi": (lambda: lrjax.yogi(0.05, 0.9, B2), lambda: optax.yogi(0.05, 0.9, B2)),
 }
 
 
@@ -176,6 +189,9 @@ DEFAULTS = {
         lambda: optax.rmsprop(0.01, decay=0.99, eps_in_sqrt=False, momentum=0.9),
     ),
     "adam_schedule": (lambda: lrjax.adam(SCHED), lambda: optax.adam(SCHED)),
+    "adabelief": (lambda: lrjax.adabelief(0.05), lambda: optax.adabelief(0.05)),
+    "yogi": (lambda: lrjax.yogi(0.05), lambda: optax.yogi(0.05)),
+    "adamaxw": (lambda: lrjax.adamaxw(0.05), lambda: optax.adamaxw(0.05)),
 }
 
 

@@ -82,6 +82,19 @@ CONVERGE = {
     "nadam": (lrjax.nadam(_cos(0.1)), lrjax.nadam(_cos(0.05)), 1e-4),
     "radam": (lrjax.radam(_cos(0.1)), lrjax.radam(_cos(5e-3)), 0.1),
     "adamax": (lrjax.adamax(_cos(0.1)), lrjax.adamax(_cos(0.05)), 0.05),
+    # measured: 8e-3 (adamax's slow infinity norm, as above)
+    "adamaxw": (
+        lrjax.adamaxw(_cos(0.1), weight_decay=0.0),
+        lrjax.adamaxw(_cos(0.05), weight_decay=1e-4),
+        0.05,
+    ),
+    # sign methods take steps of the rate in every coordinate: Rosenbrock's valley needs
+    # a small rate (1e-2); plain signSGD zigzags across it (measured 3.6e-2)
+    "sign_sgd": (lrjax.sign_sgd(_cos(0.1)), lrjax.sign_sgd(_cos(0.01)), 0.2),
+    "signum": (lrjax.signum(_cos(0.1)), lrjax.signum(_cos(0.01)), 1e-4),
+    "lion": (lrjax.lion(_cos(0.1), weight_decay=0.0), lrjax.lion(_cos(0.01)), 1e-4),
+    "adabelief": (lrjax.adabelief(_cos(0.1)), lrjax.adabelief(_cos(0.05)), 1e-4),
+    "yogi": (lrjax.yogi(_cos(0.1)), lrjax.yogi(_cos(0.05)), 1e-3),
 }
 
 
@@ -287,6 +300,55 @@ SWEEPS = {
             "final": (0.0, 0.01),
             "b1_start": (0.95, 0.6),
             "b1_end": (0.85, 0.5),
+        },
+    ),
+    "lion": (
+        lambda h: lrjax.lion(h["learning_rate"], h["b1"], h["b2"], weight_decay=h["weight_decay"]),
+        {
+            "learning_rate": (0.05, 0.02),
+            "b1": (0.9, 0.8),
+            "b2": (0.99, 0.95),
+            "weight_decay": (1e-3, 0.1),
+        },
+    ),
+    "signum": (
+        lambda h: lrjax.signum(h["learning_rate"], h["momentum"]),
+        {"learning_rate": (0.05, 0.02), "momentum": (0.9, 0.5)},
+    ),
+    "adabelief": (
+        lambda h: lrjax.adabelief(
+            h["learning_rate"],
+            h["b1"],
+            h["b2"],
+            h["eps"],
+            eps_root=h["eps_root"],
+            weight_decay=h["weight_decay"],
+        ),
+        {
+            "learning_rate": (0.05, 0.02),
+            "b1": (0.9, 0.8),
+            "b2": (0.999, 0.99),
+            "eps": (1e-16, 1e-6),
+            "eps_root": (1e-16, 1e-8),
+            "weight_decay": (0.0, 0.01),
+        },
+    ),
+    "yogi": (
+        lambda h: lrjax.yogi(
+            h["learning_rate"],
+            h["b1"],
+            h["b2"],
+            h["eps"],
+            eps_root=h["eps_root"],
+            initial_accumulator_value=h["initial_accumulator_value"],
+        ),
+        {
+            "learning_rate": (0.05, 0.02),
+            "b1": (0.9, 0.8),
+            "b2": (0.999, 0.99),
+            "eps": (1e-3, 1e-5),
+            "eps_root": (0.0, 1e-8),
+            "initial_accumulator_value": (1e-6, 1e-3),
         },
     ),
 }

@@ -95,6 +95,16 @@ case(T.radam, 0.05, weight_decay=1e-2)
 case(T.scale_by_radam, threshold=4.0)
 case(T.adamax, 0.05, weight_decay=1e-2)
 case(T.scale_by_adamax, nu_dtype=BF16)
+case(T.adamaxw, 0.05, mask={"w": True, "m": False})
+case(T.sign_sgd, 0.05)
+case(T.signum, 0.05, 0.9, mu_dtype=BF16)
+case(T.scale_by_sign, 0.9)
+case(T.lion, 0.05, weight_decay=1e-2, mu_dtype=BF16)
+case(T.scale_by_lion, 0.8, 0.95)
+case(T.adabelief, 0.05, weight_decay=1e-2, decoupled=True)
+case(T.scale_by_belief, mu_dtype=BF16, nu_dtype=F16)
+case(T.yogi, 0.05, weight_decay=1e-2)
+case(T.scale_by_yogi, eps_root=1e-8)
 case(T.scale_by_learning_rate, lrjax.schedules.cosine_decay(0.1, 10))
 case(T.descent, T.scale_by_adam(), T.scale_by_rms(), learning_rate=0.1, weight_decay=1e-2)
 case(T.param_groups, {"matrix": ("m", T.adam(0.05, mu_dtype=BF16))}, default=T.sgd(0.1, 0.9))
@@ -337,7 +347,13 @@ def test_dog_distance_of_1e27_keeps_the_step_size_finite():
 # ---------------------------------------------------------------------------------------
 
 # States that never see the gradient: the NaN reaches the update, not the state.
-GRADIENT_FREE_STATE = {"sgd", "scale_by_learning_rate", "scale_by_loss", "reduce_on_plateau"}
+GRADIENT_FREE_STATE = {
+    "sgd",
+    "sign_sgd",  # keeps only its count
+    "scale_by_learning_rate",
+    "scale_by_loss",
+    "reduce_on_plateau",
+}
 
 
 def with_nan(g):
@@ -387,3 +403,51 @@ def test_apply_if_finite_skips_the_nan_step_and_training_goes_on(name):
     for _ in range(2):
         updates, state = update(with_nan(grad(p)), state, p, value=loss(p))
     assert has_nan(updates) and has_nan(state.inner_state)
+
+
+# ---------------------------------------------------------------------------------------
+# (d) Save and restore: the state is arrays in the structure init builds
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_a_state_saved_as_arrays_and_restored_into_a_fresh_init_resumes_bitwise(name):
+    """The leaves written to an ``.npz`` file and read back into the tree structure of a
+    fresh ``init`` (what a checkpoint restore into an abstract target does) continue
+    exactly as the state never saved."""
+    import io
+
+    opt = build(name)
+    step = jax.jit(step_fn(opt))
+    p, state = params(), opt.init(params())
+    for _ in range(2):
+        p, state = step(p, state)
+    leaves = jax.tree.leaves(state)
+    keys = [
+        isinstance(x, jax.Array) and jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)
+        for x in leaves
+    ]
+    data = [
+        np.asarray(jax.random.key_data(x)) if k else np.asarray(x)
+        for x, k in zip(leaves, keys, strict=True)
+    ]
+    kinds = [(x.dtype.name, x.shape) for x in data]  # .npz keeps bytes, not bfloat16
+    buffer = io.BytesIO()
+    np.savez(buffer, *(np.ascontiguousarray(x).view(np.uint8) for x in data))
+    buffer.seek(0)
+    with np.load(buffer) as saved:
+        loaded = [
+            saved[f"arr_{i}"].view(jnp.dtype(dtype)).reshape(shape)
+            for i, (dtype, shape) in enumerate(kinds)
+        ]
+    restored = [
+        jax.random.wrap_key_data(x) if k else jnp.asarray(x)
+        for x, k in zip(loaded, keys, strict=True)
+    ]
+    treedef = jax.tree.structure(opt.init(params()))
+    resumed = jax.tree.unflatten(treedef, restored)
+    straight, again = step(p, state), step(p, resumed)
+    for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(again), strict=True):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))

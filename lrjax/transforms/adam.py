@@ -510,3 +510,31 @@ def adamax(
         weight_decay=weight_decay,
         mask=mask,
     )
+
+
+@copies_arrays
+@_checks.arguments(**_checks.OPTIMIZER, **_checks.MOMENTS)
+def adamaxw(
+    learning_rate: Hyper,
+    b1: Hyper = 0.9,
+    b2: Hyper = 0.999,
+    eps: Hyper = 1e-8,
+    *,
+    weight_decay: Hyper = 1e-4,
+    mask: Any = None,
+    mu_dtype: Any = None,
+    nu_dtype: Any = None,
+) -> optax.GradientTransformation:
+    """Adamax with decoupled weight decay: ``θ ← θ - η_t (out + λ θ)`` with
+    `scale_by_adamax`; λ defaults to optax's 1e-4.
+
+    Reference: Kingma & Ba, ICLR 2015, section 7.1; Loshchilov & Hutter, ICLR 2019;
+    ``optax.adamaxw``.
+    """
+    return descent(
+        scale_by_adamax(b1, b2, eps, mu_dtype=mu_dtype, nu_dtype=nu_dtype),
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        mask=mask,
+        decoupled=True,
+    )
