@@ -124,3 +124,20 @@ def test_complex64_state_and_updates_keep_their_dtypes(name):
     assert jax.tree.structure(new_state) == jax.tree.structure(state)
     assert jax.tree.map(lambda x: x.dtype, new_state) == jax.tree.map(lambda x: x.dtype, state)
     assert all(np.isfinite(np.asarray(u)).all() for u in jax.tree.leaves(updates))
+
+
+def test_rprop_steps_the_real_and_imaginary_parts_as_coordinates():
+    """Rprop's sign rule is per real coordinate (torch's view_as_real), so a global phase
+    does not rotate its trajectory; a complex leaf equals its two real parts run apart."""
+    opt = lrjax.rprop(0.05)
+    z = jnp.array([1.0 - 2.0j, 0.5 + 0.25j], jnp.complex64)
+    real = jnp.concatenate([z.real, z.imag])
+    state_z, state_r = opt.init(z), opt.init(real)
+    for k in range(6):
+        gz = jnp.conj(z) * (k + 1) - 1j  # any gradient; its parts drive the real run
+        gr = jnp.concatenate([gz.real, gz.imag])
+        uz, state_z = opt.update(gz, state_z, z)
+        ur, state_r = opt.update(gr, state_r, real)
+        z, real = z + uz, real + ur
+        assert uz.dtype == jnp.complex64
+        np.testing.assert_allclose(jnp.concatenate([z.real, z.imag]), real, rtol=1e-6)

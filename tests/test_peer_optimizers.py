@@ -68,6 +68,8 @@ STATE_FIELDS = {
     "acc_delta": "delta",
     "grad_avg": "mu",
     "mu_product": "mu_product",
+    "prev": "prev",
+    "step_size": "step_sizes",
 }
 
 

@@ -96,6 +96,7 @@ case(T.scale_by_radam, threshold=4.0)
 case(T.adamax, 0.05, weight_decay=1e-2)
 case(T.scale_by_adamax, nu_dtype=BF16)
 case(T.adamaxw, 0.05, mask={"w": True, "m": False})
+case(T.rprop, 0.05, 0.3, 1.5, 1e-4, 1.0)
 case(T.sign_sgd, 0.05)
 case(T.signum, 0.05, 0.9, mu_dtype=BF16)
 case(T.scale_by_sign, 0.9)
@@ -151,6 +152,7 @@ case(torch.AdamW, [{"params": "w", "lr": 1e-3}, {"params": "m", "lr_scale": 0.5}
 case(torch.NAdam, decoupled_weight_decay=True, weight_decay=1e-2)
 case(torch.RAdam)
 case(torch.Adamax, maximize=True)
+case(torch.Rprop, etas=(0.4, 1.3), maximize=True)
 
 
 def build(name: str) -> optax.GradientTransformationExtraArgs:

@@ -34,6 +34,7 @@ from lrjax.transforms.rms import (
     scale_by_adagrad,
     scale_by_rms,
 )
+from lrjax.transforms.rprop import ScaleByRpropState, rprop
 from lrjax.transforms.sgd import ScaleByMomentumState, scale_by_momentum, sgd
 from lrjax.transforms.sign import (
     ScaleBySignState,
@@ -54,6 +55,7 @@ __all__ = [
     "ScaleByMomentumState",
     "ScaleByNadamState",
     "ScaleByRmsState",
+    "ScaleByRpropState",
     "ScaleBySignState",
     "adabelief",
     "adadelta",
@@ -70,6 +72,7 @@ __all__ = [
     "param_groups",
     "radam",
     "rmsprop",
+    "rprop",
     "scale_by_adadelta",
     "scale_by_adagrad",
     "scale_by_adam",

@@ -426,6 +426,22 @@ CASES = [
         "eps is inside the max: u = max(beta2*u, |g| + eps).",
     ),
     ("x_opt_adamax_betas", "Adamax", {"lr": 0.05, "betas": [0.5, 0.9]}, None, None),
+    # ---------------------------------------------------------------- Rprop
+    ("x_opt_rprop_defaults", "Rprop", {}, None, "lr = 1e-2 is the initial step size only."),
+    (
+        "x_opt_rprop_etas_step_sizes",
+        "Rprop",
+        {"lr": 0.05, "etas": [0.3, 1.5], "step_sizes": [1e-3, 0.2]},
+        None,
+        "Step sizes clipped to [1e-3, 0.2]; a sign flip zeroes that coordinate's step.",
+    ),
+    (
+        "x_opt_rprop_maximize",
+        "Rprop",
+        {"lr": 0.02, "maximize": True},
+        None,
+        "maximize negates the gradient before the sign comparison.",
+    ),
     ("x_opt_adamax_maximize", "Adamax", {"lr": 0.01, "maximize": True}, None, None),
     (
         "x_opt_adamax_exponential",

@@ -69,6 +69,7 @@ from lrjax.transforms.base import (
 
 __all__ = [
     "SGD",
+    "Rprop",
     "Adadelta",
     "Adagrad",
     "Adam",
@@ -583,4 +584,45 @@ def Adamax(
     lr, b1, b2 = _adam_checks(lr, betas)
     with _checks.peer_rules():
         opt = transforms.adamax(lr, b1, b2, eps, weight_decay=weight_decay)
+    return _finish(opt, maximize, flags)
+
+
+def _positive_pair(name: str, pair: Sequence[Hyper]) -> tuple:
+    """Two finite numbers (a bool or a string is a `TypeError` naming the entry)."""
+    first, second = _checks.pair(name, pair)
+    for i, v in enumerate((first, second)):
+        _checks.numeric(f"{name}[{i}]", v)
+        _checks.finite(f"{name}[{i}]", v)
+    return _to_scalar(first), _to_scalar(second)
+
+
+@accepts_groups
+@_checks.arguments(_torch_message, lr=_checks.real(0, shape="one"))
+def Rprop(
+    lr: Hyper = 1e-2,
+    etas: Sequence[Hyper] = (0.5, 1.2),
+    step_sizes: Sequence[Hyper] = (1e-6, 50),
+    *,
+    maximize: bool = False,
+    **flags,
+) -> optax.GradientTransformation:
+    """``torch.optim.Rprop``: `lrjax.transforms.rprop` with ``etas = (eta_minus,
+    eta_plus)`` and ``step_sizes = (min, max)``; ``lr`` is the initial step size only,
+    so torch's schedulers do not move it (it must be a number here). torch's rule:
+    ``0 < etas[0] < 1 < etas[1]``."""
+    eta_minus, eta_plus = _positive_pair("etas", etas)
+    low, high = _positive_pair("step_sizes", step_sizes)
+    if not 0.0 < eta_minus < 1.0 < eta_plus:
+        raise ValueError(
+            f"Invalid eta values: {eta_minus}, {eta_plus}: etas must satisfy "
+            f"0 < etas[0] < 1 < etas[1]"
+        )
+    if not 0.0 <= low <= high:
+        raise ValueError(
+            f"step_sizes must satisfy 0 <= step_sizes[0] <= step_sizes[1], got ({low}, {high})"
+        )
+    if callable(lr):
+        raise TypeError("lr of Rprop is its initial step size: a number, not a schedule")
+    with _checks.peer_rules():
+        opt = transforms.rprop(_to_scalar(lr), eta_minus, eta_plus, low, high)
     return _finish(opt, maximize, flags)
