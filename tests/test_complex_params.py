@@ -31,6 +31,7 @@ OPTIMIZERS = {
     "radam": lambda: lrjax.radam(0.05),
     "adamax": lambda: lrjax.adamax(0.05),
     "adamaxw": lambda: lrjax.adamaxw(0.05),
+    "asgd": lambda: lrjax.asgd(0.05, lambd=0.1, t0=3.0),
     "signum": lambda: lrjax.signum(0.05),
     "lion": lambda: lrjax.lion(0.05),
     "adabelief": lambda: lrjax.adabelief(0.05),

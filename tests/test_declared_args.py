@@ -59,6 +59,7 @@ MODULES = {
 # helpers, typing aliases. Everything else public in MODULES is a constructor.
 NOT_CONSTRUCTORS = {
     "applied_lr",
+    "asgd_average",
     "schedule_free_eval_params",
     "eval_params",
     "averaged_params",

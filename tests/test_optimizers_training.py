@@ -98,6 +98,8 @@ CONVERGE = {
     # Rprop's steps adapt per coordinate from the initial size, no schedule needed
     # (measured on Rosenbrock: 2.9e-7)
     "rprop": (lrjax.rprop(0.05), lrjax.rprop(1e-3), 1e-5),
+    # ASGD is SGD with a slowly decaying rate; the Rosenbrock rate is SGD's (measured 1e-2)
+    "asgd": (lrjax.asgd(0.05, lambd=1e-3), lrjax.asgd(1e-3, lambd=1e-3), 0.1),
 }
 
 
@@ -333,6 +335,18 @@ SWEEPS = {
             "b2": (0.999, 0.99),
             "eps": (1e-16, 1e-6),
             "eps_root": (1e-16, 1e-8),
+            "weight_decay": (0.0, 0.01),
+        },
+    ),
+    # t0 moves only the iterate average, not the trajectory this test compares
+    "asgd": (
+        lambda h: lrjax.asgd(
+            h["learning_rate"], h["lambd"], h["alpha"], weight_decay=h["weight_decay"]
+        ),
+        {
+            "learning_rate": (0.05, 0.02),
+            "lambd": (1e-4, 0.1),
+            "alpha": (0.75, 0.5),
             "weight_decay": (0.0, 0.01),
         },
     ),

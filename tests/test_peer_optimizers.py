@@ -69,6 +69,9 @@ STATE_FIELDS = {
     "grad_avg": "mu",
     "mu_product": "mu_product",
     "prev": "prev",
+    "eta": "eta",
+    "mu": "mu",
+    "ax": "ax",
     "step_size": "step_sizes",
 }
 

@@ -16,6 +16,7 @@ from lrjax.transforms.adam import (
     scale_by_radam,
 )
 from lrjax.transforms.applied import applied_lr
+from lrjax.transforms.asgd import ASGDState, asgd, asgd_average
 from lrjax.transforms.base import (
     Hyper,
     ScaleByLearningRateState,
@@ -47,6 +48,7 @@ from lrjax.transforms.sign import (
 from lrjax.transforms.variance import adabelief, scale_by_belief, scale_by_yogi, yogi
 
 __all__ = [
+    "ASGDState",
     "Hyper",
     "ScaleByAdadeltaState",
     "ScaleByAdagradState",
@@ -65,6 +67,8 @@ __all__ = [
     "adamaxw",
     "adamw",
     "applied_lr",
+    "asgd",
+    "asgd_average",
     "descent",
     "layer_decay",
     "lion",

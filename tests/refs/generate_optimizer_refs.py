@@ -426,6 +426,15 @@ CASES = [
         "eps is inside the max: u = max(beta2*u, |g| + eps).",
     ),
     ("x_opt_adamax_betas", "Adamax", {"lr": 0.05, "betas": [0.5, 0.9]}, None, None),
+    # ---------------------------------------------------------------- ASGD
+    ("x_opt_asgd_defaults", "ASGD", {}, None, "t0 = 1e6: ax is the last iterate throughout."),
+    (
+        "x_opt_asgd_averaging",
+        "ASGD",
+        {"lr": 0.05, "lambd": 0.1, "alpha": 0.75, "t0": 5.0, "weight_decay": 0.01},
+        None,
+        "Averaging starts after t0 = 5 updates; eta decays as (1 + lambd lr t)^-alpha.",
+    ),
     # ---------------------------------------------------------------- Rprop
     ("x_opt_rprop_defaults", "Rprop", {}, None, "lr = 1e-2 is the initial step size only."),
     (

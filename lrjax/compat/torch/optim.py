@@ -69,6 +69,7 @@ from lrjax.transforms.base import (
 
 __all__ = [
     "SGD",
+    "ASGD",
     "Rprop",
     "Adadelta",
     "Adagrad",
@@ -118,6 +119,8 @@ def _torch_message(name: str, value: Any, error: Exception) -> str | None:
         return None
     if " must be a scalar" in str(error):
         return f"Tensor {name} must be 1-element ({error})"
+    if name not in _INVALID:  # an argument torch does not check (ASGD's lambd, t0)
+        return None
     return f"{_INVALID[name]}: {value} ({error})"
 
 
@@ -625,4 +628,34 @@ def Rprop(
         raise TypeError("lr of Rprop is its initial step size: a number, not a schedule")
     with _checks.peer_rules():
         opt = transforms.rprop(_to_scalar(lr), eta_minus, eta_plus, low, high)
+    return _finish(opt, maximize, flags)
+
+
+@accepts_groups
+@_checks.arguments(
+    _torch_message,
+    lr=_checks.real(0, schedule=True, shape="one"),
+    lambd=_checks.real(0),
+    alpha=_checks.real(0),
+    t0=_checks.real(0),
+    weight_decay=_checks.real(0),
+)
+def ASGD(
+    lr: Hyper = 1e-2,
+    lambd: Hyper = 1e-4,
+    alpha: Hyper = 0.75,
+    t0: Hyper = 1e6,
+    weight_decay: Hyper = 0,
+    *,
+    maximize: bool = False,
+    **flags,
+) -> optax.GradientTransformation:
+    """``torch.optim.ASGD``: `lrjax.transforms.asgd` (the rate η decays as
+    ``lr / (1 + lambd lr t)^alpha``, read from the group's current ``lr``, so a scheduler
+    moves it; ``ax`` averages the iterates after ``t0`` updates; `asgd_average` reads
+    it). `lrjax.applied_lr` reports η, the rate the update used."""
+    with _checks.peer_rules():
+        opt = transforms.asgd(
+            lr if callable(lr) else _to_scalar(lr), lambd, alpha, t0, weight_decay
+        )
     return _finish(opt, maximize, flags)
