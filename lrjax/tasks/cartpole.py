@@ -328,14 +328,12 @@ def task(steps: int = 50, seed: int = 0, envs: int = 4) -> Task:
     return, maximised; the winner is retrained with 5 fresh seeds (1000 + ``seed`` ...)
     and scored the same way. Baselines: Adam at a constant 1e-3 (optax's and torch's
     default) and PureJaxRL's CartPole setting (2.5e-4, annealed linearly to 0)."""
-    defaults = Config(num_envs=envs) if isinstance(envs, int) and envs > 0 else None
-    if defaults is None:
-        raise ValueError(f"cartpole: envs must be a positive integer, got {envs!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"cartpole: steps must be an integer >= 1, got {steps!r}")
+    for name, value in (("steps", steps), ("envs", envs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"cartpole: {name} must be an integer >= 1, got {value!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"cartpole: seed must be an integer >= 0, got {seed!r}")
-    config = Config(num_envs=envs, total_timesteps=steps * envs * defaults.num_steps)
+    config = Config(num_envs=envs, total_timesteps=steps * envs * Config().num_steps)
     init, step = make_step(config)
     evaluate = make_evaluate(config, envs=16, seed=seed)
 

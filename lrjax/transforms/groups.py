@@ -220,9 +220,6 @@ def layer_decay(
             rate, decay=0.65, depth=13,
         )
     """
-    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1 (the top layer's index), got {depth!r}")
-    _checks.between("decay", decay, 0.0, 1.0, open_low=True)
     groups = {}
     for index in range(depth + 1):
         factor = decay ** (depth - index)
