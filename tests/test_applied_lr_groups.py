@@ -183,3 +183,24 @@ def test_sweep_without_groups_has_no_group_rates():
     result = run(init, step, {"lr": jnp.array([0.1, 0.2])}, BATCHES)
     assert result.group_lrs == {}
     np.testing.assert_allclose(result.lrs, [[0.1] * 8, [0.2] * 8], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "opt, expected",
+    [
+        (lrjax.sgd(0.1, 0.9), 0.1),
+        (lrjax.adam(0.1), 0.1),
+        (optax.chain(lrjax.adam(0.1), A.scale_by_loss(1.0)), 0.1 / np.sqrt(2.0)),
+    ],
+    ids=["sgd_momentum", "adam", "adam+scale_by_loss"],
+)
+def test_params_named_like_state_fields_are_not_read_as_states(opt, expected):
+    """A LayerNorm's ``{"scale": ...}`` has the field names of ScaleByLossState and
+    ``{"step": ...}`` those of PolyakState; inside a moment they are params, not states.
+    They were read as states: sgd with momentum reported [0.1, 0.1], adam [1e-5, 1e-5]."""
+    params = {"norm": {"scale": jnp.ones(2)}, "polyak": {"step": jnp.ones(3)}}
+    opt = optax.with_extra_args_support(opt)
+    _, state = opt.update(params, opt.init(params), params, value=jnp.asarray(1.0))
+    rate = lrjax.applied_lr(state)
+    assert jnp.shape(rate) == ()
+    assert float(rate) == pytest.approx(expected, rel=1e-6)

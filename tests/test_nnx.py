@@ -96,3 +96,18 @@ def test_schedule_free_eval_params_of_an_nnx_model_equal_the_plain_run():
     np.testing.assert_allclose(model.kernel.get_value(), reference["kernel"], rtol=1e-6, atol=1e-7)
     with pytest.raises(ValueError, match="shapes of the schedule-free iterate"):
         lrjax.schedule_free_eval_params(optimizer.opt_state, {"kernel": jnp.zeros((2, 1))})
+
+
+def test_a_layer_norm_scale_in_the_moments_is_not_read_as_a_state():
+    """nnx.LayerNorm without a bias holds one parameter, ``scale``, the one field of
+    ScaleByLossState: inside the momentum it is a parameter, and the rate is one number
+    (it was read as a loss scale, giving the rate as an array of 3)."""
+    norm = nnx.LayerNorm(3, use_bias=False, rngs=nnx.Rngs(1))
+    model = nnx.Sequential(nnx.Linear(2, 3, rngs=nnx.Rngs(0)), norm)
+    optimizer = nnx.Optimizer(model, lrjax.sgd(0.1, 0.9), wrt=nnx.Param)
+    x = jnp.array([[1.0, -2.0], [0.5, 3.0]])
+    optimizer.update(model, nnx.grad(lambda m: jnp.sum(m(x) ** 2))(model))
+    for state in (optimizer.opt_state, nnx.state(optimizer)):
+        rate = lrjax.applied_lr(state)
+        assert jnp.shape(rate) == ()
+        assert float(rate) == pytest.approx(0.1)

@@ -70,7 +70,7 @@ def applied_lr(state: optax.OptState) -> Rate:
         >>> {k: round(float(v), 6) for k, v in lrjax.applied_lr(state).items()}
         {'backbone': 0.0001, 'head': 0.001}
     """
-    rate = find_rate(_plain(state))
+    rate = find_rate(state)
     if rate is None:
         raise ValueError(
             "applied_lr: the state holds no lrjax learning-rate state; build the optimizer "
@@ -82,28 +82,36 @@ def applied_lr(state: optax.OptState) -> Rate:
 def find_rate(state: optax.OptState) -> Rate | None:
     """`applied_lr`, or None where the state holds no lrjax rate (it still raises where
     rates apply to different leaves without labels)."""
-    return _unmask(_rate(state))
+    # Only a state that went through nnx.state (NNX variables in it, or a dict at its
+    # root: an optax state is a tuple) can hold NamedTuples flattened into dicts. In any
+    # other state a dict is the user's params (a moment), and its keys may well be field
+    # names: a LayerNorm's {"scale": ...} is not a ScaleByLossState.
+    flattened = isinstance(state, Mapping) or any(
+        _is_variable(x) for x in jax.tree.leaves(state, is_leaf=_is_variable)
+    )
+    return _unmask(_rate(_plain(state), flattened))
 
 
-def _rate(node: Any) -> Rate | _Masked | None:
+def _rate(node: Any, flattened: bool) -> Rate | _Masked | None:
     """The rate of one sub-state: None where it holds none."""
     if hasattr(node, "applied_lr") and not isinstance(node, type):
         return node.applied_lr()
-    if isinstance(node, Mapping):
+    if flattened and isinstance(node, Mapping):
         as_fields = _from_fields(node)
         if as_fields is not None:
-            return _rate(as_fields)
+            return _rate(as_fields, flattened)
     if isinstance(node, _combining.PartitionState):
-        groups = {k: _unmask(_rate(s)) for k, s in node.inner_states.items()}
+        groups = {k: _unmask(_rate(s, flattened)) for k, s in node.inner_states.items()}
         groups = {k: r for k, r in groups.items() if r is not None}
         return groups or None
     if isinstance(node, _masking.MaskedState):
-        inner = _rate(node.inner_state)
+        inner = _rate(node.inner_state, flattened)
         return None if inner is None else _Masked(_unmask(inner))
     children, treedef = jax.tree_util.tree_flatten(node, is_leaf=lambda x: x is not node)
     if treedef.num_nodes == 1:  # an array or None: no rate
         return None
-    return _series([r for r in map(_rate, children) if r is not None])
+    rates = (_rate(child, flattened) for child in children)
+    return _series([r for r in rates if r is not None])
 
 
 def _unmask(rate: Rate | _Masked | None) -> Rate | None:
@@ -197,13 +205,22 @@ def _from_fields(node: Mapping) -> Any:
     for any other dict."""
     keys = frozenset(str(k) for k in node)
     cls = _state_classes().get(keys)
-    if cls is not None:
+    if cls is not None and not _params_like(node):
         return _Reported(cls.applied_lr(_Fields(node)))
     if keys == {"inner_states"}:
         return _combining.PartitionState(dict(node["inner_states"]))
     if keys == {"inner_state"}:
         return _masking.MaskedState(node["inner_state"])
     return None
+
+
+def _params_like(node: Mapping) -> bool:
+    """A one-field dict whose value is an array with axes: a parameter named like the
+    field (a LayerNorm's ``scale``), since one-field states hold a scalar there."""
+    if len(node) != 1:
+        return False
+    (value,) = node.values()
+    return getattr(value, "ndim", 0) > 0
 
 
 class _Reported(NamedTuple):
