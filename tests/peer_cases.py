@@ -3,8 +3,9 @@
 Reference files, in order: ``$LRJAX_PEER_REFS`` (a path, if set), the project's shared
 ``../shared/refs/peer_refs.json`` when this checkout sits beside it, else the copy vendored
 in ``tests/refs/peer_refs.json``; plus ``extra_refs.json`` (schedules),
-``optimizer_refs.json`` and ``plateau_refs.json`` in ``tests/refs``, generated from the peer
-libraries by the ``generate_*.py`` scripts beside them. Cases are keyed by name, so a
+``optimizer_refs.json``, ``plateau_refs.json`` and ``sparse_swa_refs.json`` in
+``tests/refs``, generated from the peer libraries by the ``generate_*.py`` scripts beside
+them. Cases are keyed by name, so a
 fuller shared file simply adds cases.
 """
 
@@ -27,7 +28,13 @@ SHARED = HERE.parents[1] / "shared" / "refs" / "peer_refs.json"
 def reference_files() -> list[Path]:
     env = os.environ.get("LRJAX_PEER_REFS")
     primary = Path(env) if env else SHARED if SHARED.exists() else HERE / "refs" / "peer_refs.json"
-    extra = ("extra_refs.json", "optimizer_refs.json", "plateau_refs.json")
+    extra = (
+        "extra_refs.json",
+        "optimizer_refs.json",
+        "plateau_refs.json",
+        "sparse_swa_refs.json",
+        "factored_refs.json",
+    )
     return [primary, *(HERE / "refs" / name for name in extra)]
 
 

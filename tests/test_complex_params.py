@@ -32,12 +32,24 @@ OPTIMIZERS = {
     "adamax": lambda: lrjax.adamax(0.05),
     "adamaxw": lambda: lrjax.adamaxw(0.05),
     "asgd": lambda: lrjax.asgd(0.05, lambd=0.1, t0=3.0),
+    # every leaf a table: presence (g ≠ 0) is phase-invariant
+    "lazy_adam": lambda: lrjax.lazy_adam(0.05, tables=True),
+    "lazy_adagrad": lambda: lrjax.lazy_adagrad(0.1, lr_decay=0.01, tables=True),
+    "average_iterates_ema": lambda: lrjax.average_iterates(lrjax.adam(0.05), "ema", start=3),
     "signum": lambda: lrjax.signum(0.05),
     "lion": lambda: lrjax.lion(0.05),
     "adabelief": lambda: lrjax.adabelief(0.05),
     # Yogi's first moment starts at a real constant (optax's 1e-6), which a global phase
     # does not rotate: starting from 0 makes the run phase-equivariant.
     "yogi": lambda: lrjax.yogi(0.05, initial_accumulator_value=0.0),
+    # Adafactor's moments and parameter scale are |g|² and RMS |θ|; momentum complex
+    "adafactor": lambda: lrjax.adafactor(0.05, momentum=0.9, weight_decay_rate=1e-3),
+    "adafactor_relative": lambda: lrjax.adafactor(),
+    "sm3": lambda: lrjax.sm3(0.05),
+    # Trust ratios and NovoGrad's layer-wise moment use the norm sqrt(Σ |x|²)
+    "lars": lambda: lrjax.lars(0.5, 1e-2, trust_coefficient=0.1, nesterov=True),
+    "lamb": lambda: lrjax.lamb(0.05, weight_decay=1e-2),
+    "novograd": lambda: lrjax.novograd(0.05, weight_decay=1e-2),
     "adagrad": lambda: lrjax.adagrad(0.1, lr_decay=0.01),
     "adadelta": lambda: lrjax.adadelta(1.0),
     "rmsprop": lambda: lrjax.rmsprop(0.01),
@@ -49,6 +61,10 @@ OPTIMIZERS = {
     "dadapt_sgd": lambda: A.dadapt_sgd(0.3, momentum=0.9),
     "dadapt_adagrad": lambda: A.dadapt_adagrad(),
     "prodigy": lambda: A.prodigy(),
+    "dowg": lambda: A.dowg(),
+    "cocob": lambda: A.cocob(weight_decay=0.01),
+    "mechanize_adam": lambda: A.mechanize(lrjax.adam(0.05), s_init=1e-3),
+    "polyak_sgd": lambda: A.polyak_sgd(0.5),
     "schedule_free_sgd": lambda: A.schedule_free_sgd(0.05, warmup_steps=5),
     "schedule_free_adamw": lambda: A.schedule_free_adamw(0.05),
     "sgd_hd": lambda: A.sgd_hd(0.02, 1e-5),

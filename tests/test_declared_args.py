@@ -34,6 +34,7 @@ from lrjax.compat import (
     dog,
     hypergrad,
     keras,
+    mechanic,
     prodigyopt,
     schedulefree,
     timm,
@@ -51,6 +52,7 @@ MODULES = {
     "dadaptation": dadaptation,
     "prodigyopt": prodigyopt,
     "dog": dog,
+    "mechanic": mechanic,
     "schedulefree": schedulefree,
     "hypergrad": hypergrad,
 }
@@ -60,6 +62,7 @@ MODULES = {
 NOT_CONSTRUCTORS = {
     "applied_lr",
     "asgd_average",
+    "iterate_average",
     "schedule_free_eval_params",
     "eval_params",
     "averaged_params",
@@ -127,6 +130,10 @@ REQUIRED = {
     "lion": (0.1,),
     "adabelief": (0.1,),
     "yogi": (0.1,),
+    "sm3": (0.1,),
+    "lars": (0.1,),
+    "lamb": (0.1,),
+    "novograd": (0.1,),
     "adamaxw": (0.1,),
     "param_groups": ({"all": ("**", INNER)},),
     "layer_decay": (lrjax.sgd, 0.1, 0.65, 3),
@@ -135,6 +142,13 @@ REQUIRED = {
     "scale_by_momentum": (0.9,),
     "descent": (),
     "polynomial_average": (INNER,),
+    "average_iterates": (INNER,),
+    "AveragedModel": (INNER,),
+    "lazy_adam": (0.1,),
+    "lazy_adagrad": (0.1,),
+    "anneal_to": (COS, 0.01),
+    "SWALR": (0.1, 0.01),
+    "mechanize": (INNER,),
     "schedule_free": (lrjax.transforms.scale_by_momentum(0.0), 0.1),
     "hypergradient": (lrjax.transforms.scale_by_momentum(0.0), 0.1, 1e-3),
     "sgd_hd": (0.1,),
@@ -312,9 +326,12 @@ def test_out_of_range_is_refused_naming_the_argument(name, arg_name, value):
     _assert_refused(name, arg_name, value, ValueError)
 
 
+# Not pairs: mechanic-pytorch's ``betas`` is a list of any length (a declared vector).
+NOT_PAIRS = {"mechanic.mechanize"}
 PAIR_CASES = [
     pytest.param(name, arg, id=f"{name}-{arg}")
     for name, obj in sorted(CONSTRUCTORS.items())
+    if name not in NOT_PAIRS
     for arg in sorted(PAIRS & set(_parameters(obj)))
 ]
 

@@ -26,6 +26,15 @@ METHODS = {
     "dadapt_adagrad": lambda: A.dadapt_adagrad(),
     "dog": lambda: A.dog(),
     "ldog": lambda: A.dog(layerwise=True),
+    "dowg": lambda: A.dowg(),
+    "cocob": lambda: A.cocob(),
+    # Mechanic learns the scale of a base whose own rate and schedule are kept. Its first
+    # steps are s_init times the base's: with Adam's 1e-2 they are 1e-8, below float32's
+    # resolution at Rosenbrock's start (-1.2, 1), and Mechanic never moves (measured with
+    # rate 0.1: 2.2e-3)
+    "mechanize_adam": lambda: A.mechanize(lrjax.adam(S.cosine_decay(0.1, 10_000))),
+    # the minimum of both functions is 0: f_min = 0 is exact
+    "polyak_sgd": lambda: A.polyak_sgd(),
     "schedule_free_sgd": lambda: A.schedule_free_sgd(2e-3, warmup_steps=100),
     "schedule_free_adamw": lambda: A.schedule_free_adamw(0.01),
     "sgd_hd": lambda: A.sgd_hd(1e-4, 1e-9, 0.9),

@@ -164,6 +164,67 @@ SAME = {
     ),
     "adabelief": (lambda: lrjax.adabelief(0.05, 0.9, B2), lambda: optax.adabelief(0.05, 0.9, B2)),
     "yogi": (lambda: lrjax.yogi(0.05, 0.9, B2), lambda: optax.yogi(0.05, 0.9, B2)),
+    # Adafactor: "b" (2x2) factored with min_dim_size_to_factor=2, else a full moment;
+    # the momentum is 1 - 2⁻³, exact in binary (module docstring). More in test_factored.
+    "adafactor_factored": (
+        lambda: lrjax.adafactor(0.05, min_dim_size_to_factor=2),
+        lambda: optax.adafactor(0.05, min_dim_size_to_factor=2),
+    ),
+    "adafactor_schedule_momentum_mask": (
+        lambda: lrjax.adafactor(
+            SCHED, 2, momentum=0.875, weight_decay_rate=1e-2, weight_decay_mask=MASK
+        ),
+        lambda: optax.adafactor(
+            SCHED, 2, momentum=0.875, weight_decay_rate=1e-2, weight_decay_mask=MASK
+        ),
+    ),
+    "sm3": (lambda: lrjax.sm3(0.05, 0.875), lambda: optax.sm3(0.05, 0.875)),
+    # optax has no lazy methods; here every row of the table "b" has a non-zero gradient,
+    # where lazy Adam (eps on v̂, eps_hat=False) and lazy AdaGrad are the dense ones
+    "lazy_adam_every_row_present": (
+        lambda: lrjax.lazy_adam(0.1, 0.9, B2, eps_hat=False),
+        lambda: optax.adam(0.1, 0.9, B2),
+    ),
+    "lazy_adagrad_every_row_present": (
+        lambda: lrjax.lazy_adagrad(0.1, initial_accumulator_value=0.1, eps=0.0, tables=True),
+        lambda: optax.adagrad(0.1, initial_accumulator_value=0.1, eps=0.0),
+    ),
+    # The learning-rate-free methods of optax.contrib (polyak_sgd needs value=: see
+    # tests/test_mechanic_cocob_dowg_polyak.py).
+    "mechanize_adam": (
+        lambda: lrjax.adaptive.mechanize(lrjax.adam(0.1, 0.9, B2), s_init=1e-2),
+        lambda: optax.contrib.mechanize(optax.adam(0.1, 0.9, B2), s_init=1e-2),
+    ),
+    "mechanize_sgd_options": (
+        lambda: lrjax.adaptive.mechanize(lrjax.sgd(SCHED, 0.9), 0.1, 1e-6, 1e-4, 3),
+        lambda: optax.contrib.mechanize(optax.sgd(SCHED, 0.9), 0.1, 1e-6, 1e-4, 3),
+    ),
+    "cocob": (lambda: lrjax.adaptive.cocob(), lambda: optax.contrib.cocob()),
+    "cocob_options": (
+        lambda: lrjax.adaptive.cocob(alpha=10.0, eps=1e-6, weight_decay=0.01, mask=MASK),
+        lambda: optax.contrib.cocob(alpha=10.0, eps=1e-6, weight_decay=0.01, mask=MASK),
+    ),
+    "dowg": (lambda: lrjax.adaptive.dowg(), lambda: optax.contrib.dowg()),
+    "dowg_options": (
+        lambda: lrjax.adaptive.dowg(SCHED, 1e-2, 1e-6, weight_decay=0.01, mask=MASK),
+        lambda: optax.contrib.dowg(SCHED, 1e-2, 1e-6, weight_decay=0.01, mask=MASK),
+    ),
+    # LARS applies the rate before its momentum, as optax does: a schedule agrees.
+    "lars": (lambda: lrjax.lars(0.1), lambda: optax.lars(0.1)),
+    "lars_masks_schedule_nesterov": (
+        lambda: lrjax.lars(SCHED, 1e-2, MASK, 0.01, 1e-3, {"a": False, "b": True}, 0.8, True),
+        lambda: optax.lars(SCHED, 1e-2, MASK, 0.01, 1e-3, {"a": False, "b": True}, 0.8, True),
+    ),
+    "lamb": (lambda: lrjax.lamb(0.05, 0.9, B2), lambda: optax.lamb(0.05, 0.9, B2)),
+    "lamb_mask_schedule": (
+        lambda: lrjax.lamb(SCHED, 0.9, B2, 1e-6, 1e-8, 0.1, MASK),
+        lambda: optax.lamb(SCHED, 0.9, B2, 1e-6, 1e-8, 0.1, MASK),
+    ),
+    "novograd": (lambda: lrjax.novograd(0.05), lambda: optax.novograd(0.05)),
+    "novograd_schedule_weight_decay": (
+        lambda: lrjax.novograd(SCHED, 0.8, 0.5, 1e-6, 1e-8, 1e-2),
+        lambda: optax.novograd(SCHED, 0.8, 0.5, 1e-6, 1e-8, 1e-2),
+    ),
 }
 
 
@@ -191,7 +252,20 @@ DEFAULTS = {
     "adam_schedule": (lambda: lrjax.adam(SCHED), lambda: optax.adam(SCHED)),
     "adabelief": (lambda: lrjax.adabelief(0.05), lambda: optax.adabelief(0.05)),
     "yogi": (lambda: lrjax.yogi(0.05), lambda: optax.yogi(0.05)),
+    # (no adafactor: optax computes its decay 1 - t^-0.8 in float32 also for float64
+    # params, ~1e-8 away; tests/test_factored.py compares float64 at that tolerance)
+    "sm3": (lambda: lrjax.sm3(0.05), lambda: optax.sm3(0.05)),
+    "lazy_adam": (lambda: lrjax.lazy_adam(0.1, eps_hat=False), lambda: optax.adam(0.1)),
+    "lars": (lambda: lrjax.lars(0.1), lambda: optax.lars(0.1)),
+    "lamb": (lambda: lrjax.lamb(0.05), lambda: optax.lamb(0.05)),
+    "novograd": (lambda: lrjax.novograd(0.05), lambda: optax.novograd(0.05)),
     "adamaxw": (lambda: lrjax.adamaxw(0.05), lambda: optax.adamaxw(0.05)),
+    "mechanize": (
+        lambda: lrjax.adaptive.mechanize(lrjax.adam(0.1)),
+        lambda: optax.contrib.mechanize(optax.adam(0.1)),
+    ),
+    "cocob": (lambda: lrjax.adaptive.cocob(), lambda: optax.contrib.cocob()),
+    "dowg": (lambda: lrjax.adaptive.dowg(), lambda: optax.contrib.dowg()),
 }
 
 

@@ -95,11 +95,43 @@ CONVERGE = {
     "lion": (lrjax.lion(_cos(0.1), weight_decay=0.0), lrjax.lion(_cos(0.01)), 1e-4),
     "adabelief": (lrjax.adabelief(_cos(0.1)), lrjax.adabelief(_cos(0.05)), 1e-4),
     "yogi": (lrjax.yogi(_cos(0.1)), lrjax.yogi(_cos(0.05)), 1e-3),
+    # Adafactor's steps are relative to RMS(θ) (factored "y" on the quadratic); measured
+    # on Rosenbrock 8.3e-5. SM3 is AdaGrad-like: a constant rate (measured 1.6e-4).
+    "adafactor": (
+        lrjax.adafactor(_cos(0.1), min_dim_size_to_factor=2),
+        lrjax.adafactor(_cos(0.05)),
+        1e-3,
+    ),
+    "sm3": (lrjax.sm3(0.5), lrjax.sm3(0.5), 2e-3),
     # Rprop's steps adapt per coordinate from the initial size, no schedule needed
     # (measured on Rosenbrock: 2.9e-7)
     "rprop": (lrjax.rprop(0.05), lrjax.rprop(1e-3), 1e-5),
     # ASGD is SGD with a slowly decaying rate; the Rosenbrock rate is SGD's (measured 1e-2)
     "asgd": (lrjax.asgd(0.05, lambd=1e-3), lrjax.asgd(1e-3, lambd=1e-3), 0.1),
+    # with dense gradients the lazy methods are Adam (eps on the uncorrected root) and
+    # AdaGrad; tables=True makes Rosenbrock's 1-D leaf lazy too (measured 1.1e-7, 1.0e-4:
+    # Adam's and AdaGrad's values)
+    "lazy_adam": (lrjax.lazy_adam(_cos(0.1)), lrjax.lazy_adam(_cos(0.05), tables=True), 1e-4),
+    "lazy_adagrad": (lrjax.lazy_adagrad(0.5), lrjax.lazy_adagrad(0.5, tables=True), 1e-3),
+    # The learning-rate-free methods at their defaults (polyak_sgd needs value=, see
+    # tests/test_lrfree_convergence.py); Mechanic keeps its base's rate and schedule.
+    "dowg": (lrjax.adaptive.dowg(), lrjax.adaptive.dowg(), 0.1),
+    "cocob": (lrjax.adaptive.cocob(), lrjax.adaptive.cocob(), 0.1),
+    "mechanize": (
+        lrjax.adaptive.mechanize(lrjax.adam(_cos(0.1))),
+        lrjax.adaptive.mechanize(lrjax.adam(_cos(0.1))),
+        0.1,
+    ),
+    # LARS steps by about lr · trust_coefficient · |θ| per leaf, so the rate is large
+    # (10 with optax's coefficient 1e-3; 1 with 1e-2 on Rosenbrock, measured 2.9e-12)
+    "lars": (
+        lrjax.lars(_cos(10.0)),
+        lrjax.lars(_cos(1.0), trust_coefficient=0.01),
+        1e-6,
+    ),
+    # measured on Rosenbrock: 1.9e-9 (lamb), 2.1e-12 (novograd)
+    "lamb": (lrjax.lamb(_cos(0.1)), lrjax.lamb(_cos(0.05)), 1e-6),
+    "novograd": (lrjax.novograd(_cos(0.1)), lrjax.novograd(_cos(0.01)), 1e-6),
 }
 
 
@@ -366,6 +398,59 @@ SWEEPS = {
             "max_step_size": (50.0, 0.2),
         },
     ),
+    # every leaf a table: the row masks are traced along with the hyperparameters
+    "lazy_adam": (
+        lambda h: lrjax.lazy_adam(h["learning_rate"], h["b1"], h["b2"], h["eps"], tables=True),
+        {
+            "learning_rate": (0.05, 0.02),
+            "b1": (0.9, 0.5),
+            "b2": (0.999, 0.9),
+            "eps": (1e-8, 1e-4),
+        },
+    ),
+    "lazy_adagrad": (
+        lambda h: lrjax.lazy_adagrad(
+            h["learning_rate"],
+            initial_accumulator_value=h["initial_accumulator_value"],
+            eps=h["eps"],
+            lr_decay=h["lr_decay"],
+            tables=True,
+        ),
+        {
+            "learning_rate": (0.1, 0.3),
+            "initial_accumulator_value": (0.0, 0.5),
+            "eps": (1e-10, 1e-4),
+            "lr_decay": (0.0, 0.1),
+        },
+    ),
+    # min_dim_size_to_factor is static (the state's shapes): "b" (2x2) is factored.
+    # The vmapped block RMS and row means round differently (one float32 ulp of the
+    # O(1) params); rates of 0.02 keep that within the atol over 30 steps (0.05: 1.05x).
+    "adafactor": (
+        lambda h: lrjax.adafactor(
+            h["learning_rate"],
+            2,
+            h["decay_rate"],
+            h["decay_offset"],
+            clipping_threshold=h["clipping_threshold"],
+            momentum=h["momentum"],
+            weight_decay_rate=h["weight_decay_rate"],
+            eps=h["eps"],
+        ),
+        {
+            "learning_rate": (0.02, 0.01),
+            "decay_rate": (0.8, 0.5),
+            "decay_offset": (0, 5),
+            "clipping_threshold": (1.0, 0.5),
+            "momentum": (0.9, 0.5),
+            "weight_decay_rate": (1e-3, 1e-2),
+            "eps": (1e-30, 1e-6),
+        },
+    ),
+    "sm3": (
+        lambda h: lrjax.sm3(h["learning_rate"], h["momentum"]),
+        {"learning_rate": (0.05, 0.02), "momentum": (0.9, 0.5)},
+    ),
     "yogi": (
         lambda h: lrjax.yogi(
             h["learning_rate"],
@@ -382,6 +467,79 @@ SWEEPS = {
             "eps": (1e-3, 1e-5),
             "eps_root": (0.0, 1e-8),
             "initial_accumulator_value": (1e-6, 1e-3),
+        },
+    ),
+    "lars": (
+        lambda h: lrjax.lars(
+            h["learning_rate"],
+            h["weight_decay"],
+            trust_coefficient=h["trust_coefficient"],
+            eps=h["eps"],
+            momentum=h["momentum"],
+        ),
+        {
+            "learning_rate": (1.0, 0.5),
+            "weight_decay": (1e-2, 0.1),
+            "trust_coefficient": (0.01, 0.05),
+            "eps": (0.0, 1e-3),
+            "momentum": (0.9, 0.5),
+        },
+    ),
+    "lamb": (
+        lambda h: lrjax.lamb(
+            h["learning_rate"], h["b1"], h["b2"], h["eps"], h["eps_root"], h["weight_decay"]
+        ),
+        {
+            "learning_rate": (0.05, 0.02),
+            "b1": (0.9, 0.8),
+            "b2": (0.999, 0.99),
+            "eps": (1e-6, 1e-4),
+            "eps_root": (0.0, 1e-8),
+            "weight_decay": (0.0, 0.1),
+        },
+    ),
+    "novograd": (
+        lambda h: lrjax.novograd(
+            h["learning_rate"], h["b1"], h["b2"], h["eps"], h["eps_root"], h["weight_decay"]
+        ),
+        {
+            "learning_rate": (0.02, 0.01),
+            "b1": (0.9, 0.8),
+            "b2": (0.25, 0.5),
+            "eps": (1e-6, 1e-3),
+            "eps_root": (0.0, 1e-6),
+            "weight_decay": (0.0, 0.1),
+        },
+    ),
+    "dowg": (
+        lambda h: lrjax.adaptive.dowg(
+            h["learning_rate"], h["init_estim_sq_dist"], h["eps"], h["weight_decay"]
+        ),
+        {
+            "learning_rate": (1.0, 0.5),
+            "init_estim_sq_dist": (1e-4, 1e-2),
+            "eps": (1e-4, 1e-6),
+            "weight_decay": (0.0, 0.01),
+        },
+    ),
+    "cocob": (
+        lambda h: lrjax.adaptive.cocob(h["learning_rate"], h["alpha"], h["eps"], h["weight_decay"]),
+        {
+            "learning_rate": (1.0, 0.5),
+            "alpha": (100.0, 10.0),
+            "eps": (1e-8, 1e-3),
+            "weight_decay": (0.0, 0.01),
+        },
+    ),
+    "mechanize": (
+        lambda h: lrjax.adaptive.mechanize(
+            lrjax.adam(h["learning_rate"]), h["weight_decay"], h["eps"], h["s_init"]
+        ),
+        {
+            "learning_rate": (0.1, 0.05),
+            "weight_decay": (1e-2, 1.0),
+            "eps": (1e-8, 1e-3),
+            "s_init": (1e-3, 1e-5),
         },
     ),
 }
@@ -434,6 +592,8 @@ UPDATE = {
     "nadam": lambda: lrjax.nadam(0.1),
     "radam": lambda: lrjax.radam(0.1),
     "adamax": lambda: lrjax.adamax(0.1, weight_decay=1e-2),
+    "lazy_adam": lambda: lrjax.lazy_adam(S.cosine_decay(0.1, 10), tables=True),
+    "average_iterates": lambda: lrjax.average_iterates(lrjax.adam(0.1), "ema", start=1),
 }
 
 

@@ -73,6 +73,9 @@ STATE_FIELDS = {
     "mu": "mu",
     "ax": "ax",
     "step_size": "step_sizes",
+    "variance": "v",  # Adafactor's unfactored second moment
+    "row_var": "v_row",
+    "col_var": "v_col",
 }
 
 

@@ -51,6 +51,9 @@ CASES = {
     "from_fn": S.from_fn(halve),
     "multiplicative": S.multiplicative(0.1, halve),
     "noise": S.noise(COS, jax.random.key(3)),
+    "anneal_to": S.anneal_to(COS, 0.01, start=50, steps=5),
+    "anneal_to a number": S.anneal_to(0.1, 0.01, steps=0, shape="linear"),
+    "torch SWALR": T.SWALR(T.CosineAnnealingLR(0.1, 100), 0.01, 5, "linear", start=20),
     "torch OneCycleLR": T.OneCycleLR(0.1, 0.1, 100),
     "torch SequentialLR": T.SequentialLR(0.1, [T.LinearLR(0.1), T.ExponentialLR(0.1, 0.9)], [5]),
     "torch ChainedScheduler": T.ChainedScheduler(

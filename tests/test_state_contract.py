@@ -34,18 +34,21 @@ from jax.tree_util import GetAttrKey
 import lrjax
 from lrjax import adaptive as A
 from lrjax import transforms as T
-from lrjax.compat import dadaptation, dog, hypergrad, prodigyopt, schedulefree
+from lrjax.compat import dadaptation, dog, hypergrad, mechanic, prodigyopt, schedulefree
 from lrjax.compat.torch import optim as torch
+from lrjax.compat.torch import swa_utils
 
 # ---------------------------------------------------------------------------------------
 # The constructors
 # ---------------------------------------------------------------------------------------
 
 NAMESPACES = [lrjax, T, A, dadaptation, prodigyopt, dog, schedulefree, hypergrad, torch]
+NAMESPACES.append(mechanic)
 # Public functions of those namespaces that read a state rather than build a transformation.
 ACCESSORS = {
     lrjax.applied_lr,
     lrjax.asgd_average,
+    lrjax.iterate_average,
     A.averaged_params,
     A.eval_params,
 }
@@ -99,6 +102,13 @@ case(T.scale_by_adamax, nu_dtype=BF16)
 case(T.adamaxw, 0.05, mask={"w": True, "m": False})
 case(T.rprop, 0.05, 0.3, 1.5, 1e-4, 1.0)
 case(T.asgd, 0.05, 0.1, 0.75, 2.0, weight_decay=1e-2)
+case(T.lazy_adam, 0.05, eps_hat=False, tables=True, mu_dtype=BF16)
+case(T.lazy_adam, 0.05, nu_dtype=F16, variant="default_tables,f16")
+case(T.scale_by_lazy_adam, tables={"w": True, "m": True}, nu_dtype=BF16)
+case(T.lazy_adagrad, 0.1, initial_accumulator_value=0.1, lr_decay=0.01, tables=True)
+case(T.scale_by_lazy_adagrad, 0.1, tables=lambda g: {"w": True, "m": True}, nu_dtype=BF16)
+case(T.average_iterates, T.adam(0.05), "ema", decay=0.9, start=1, every=1)
+case(T.average_iterates, T.sgd(0.1, 0.9), average_dtype=jnp.float32, variant="swa,f32_average")
 case(T.sign_sgd, 0.05)
 case(T.signum, 0.05, 0.9, mu_dtype=BF16)
 case(T.scale_by_sign, 0.9)
@@ -108,6 +118,40 @@ case(T.adabelief, 0.05, weight_decay=1e-2, decoupled=True)
 case(T.scale_by_belief, mu_dtype=BF16, nu_dtype=F16)
 case(T.yogi, 0.05, weight_decay=1e-2)
 case(T.scale_by_yogi, eps_root=1e-8)
+case(
+    T.adafactor,
+    0.05,
+    min_dim_size_to_factor=2,
+    momentum=0.9,
+    dtype_momentum=BF16,
+    weight_decay_rate=1e-2,
+    weight_decay_mask={"w": True, "m": False},
+)
+case(T.adafactor, variant="defaults")  # "m" (2x2) unfactored, learning_rate None
+case(T.scale_by_factored_rms, min_dim_size_to_factor=2)
+case(T.sm3, 0.05)
+case(T.scale_by_sm3, 0.9, 0.99)
+case(T.scale_by_trust_ratio, 0.1, 0.5, 1e-3)
+case(
+    T.lars,
+    0.1,
+    1e-2,
+    {"w": False, "m": True},
+    trust_ratio_mask=lambda p: {"w": False, "m": True},
+    nesterov=True,
+    mu_dtype=BF16,
+)
+case(
+    T.lamb,
+    0.05,
+    weight_decay=1e-2,
+    mask={"w": False, "m": True},
+    trust_ratio_mask={"w": False, "m": True},
+    mu_dtype=BF16,
+    nu_dtype=F16,
+)
+case(T.novograd, 0.05, weight_decay=1e-2)
+case(T.scale_by_novograd, weight_decay=1e-2, mu_dtype=BF16)
 case(T.scale_by_learning_rate, lrjax.schedules.cosine_decay(0.1, 10))
 case(T.descent, T.scale_by_adam(), T.scale_by_rms(), learning_rate=0.1, weight_decay=1e-2)
 case(T.param_groups, {"matrix": ("m", T.adam(0.05, mu_dtype=BF16))}, default=T.sgd(0.1, 0.9))
@@ -122,6 +166,15 @@ case(A.prodigy, safeguard_warmup=True, decoupled=False, mu_dtype=BF16, variant="
 case(A.dog, weight_decay=1e-2)
 case(A.dog, init_eta=1e-3, layerwise=True, variant="layerwise")
 case(A.polynomial_average, A.dog())
+case(A.dowg, 1.0, 1e-2, weight_decay=1e-2)
+case(A.scale_by_dowg)
+case(A.cocob, 1.0, weight_decay=1e-2)
+case(A.scale_by_cocob, 50.0, learning_rate=lrjax.schedules.cosine_decay(1.0, 10))
+case(A.mechanize, T.adam(0.05), num_betas=3)
+case(A.mechanize, T.adam(0.05), store_delta=True, variant="store_delta")
+case(A.polyak_sgd, 0.5, lrjax.schedules.cosine_decay(1.0, 10), -1.0, 1e-8, "sps+")
+case(A.scale_by_polyak, -1.0)
+case(mechanic.mechanize, T.sgd(0.1, 0.9), betas=(0.9, 0.99), variant="package")
 case(A.schedule_free, T.scale_by_adam(), 0.05, warmup_steps=2)
 case(A.schedule_free_sgd, 0.05, warmup_steps=2, weight_decay=1e-2)
 case(A.schedule_free_adamw, 0.05, weight_decay=1e-2, decay_at_z=True, nu_dtype=BF16)
@@ -156,6 +209,9 @@ case(torch.RAdam)
 case(torch.Adamax, maximize=True)
 case(torch.Rprop, etas=(0.4, 1.3), maximize=True)
 case(torch.ASGD, lambd=0.1, t0=1.0, maximize=True)
+case(torch.SparseAdam, betas=(0.8, 0.99), maximize=True)
+case(swa_utils.AveragedModel, torch.SGD(0.1, momentum=0.9), swa_utils.get_ema_multi_avg_fn(0.9))
+case(torch.Adafactor, weight_decay=1e-2, maximize=True)
 
 
 def build(name: str) -> optax.GradientTransformationExtraArgs:
@@ -283,6 +339,8 @@ BIG = {"w": [1e30, -1e30, 0.0], "m": [[1e30, 1e30], [-1e30, 1e30]]}
 # accumulator, DoG's G, D-Adaptation's and Prodigy's v and α). The step that divides by
 # their root is then 0: finite.
 SQUARES = {"nu", "nu_max", "sum_of_squares", "alpha", "G"}
+SQUARES |= {"v_row", "v_col", "v"}  # Adafactor's (factored) second moments
+SQUARES |= {"v"}  # Mechanic's discounted sum of squared products h²
 # The additive hypergradient rate α + β <g, u> is about 1e55 for gradients of 1e30 with a
 # direction u of their size: beyond float32, it becomes +inf, and so do the updates. (With
 # Adam's or RMSprop's direction u is 0 there, and the rate stays.)
@@ -355,6 +413,7 @@ def test_dog_distance_of_1e27_keeps_the_step_size_finite():
 GRADIENT_FREE_STATE = {
     "sgd",
     "sign_sgd",  # keeps only its count
+    "scale_by_trust_ratio",  # keeps nothing (optax.EmptyState)
     "scale_by_learning_rate",
     "scale_by_loss",
     "reduce_on_plateau",
@@ -382,6 +441,8 @@ def test_a_nan_gradient_entry_gives_a_nan_update_and_state(name):
 
 
 AVERAGE_ONLY = {"asgd", "ASGD"}
+# Polyak keeps only the step size of the last update, which the NaN gradient made NaN.
+AVERAGE_ONLY |= {"polyak_sgd", "scale_by_polyak"}
 
 
 SKIPPED = ["dadapt_adam", "dadapt_sgd", "prodigy", "Prodigy", "dog", "schedule_free_adamw"]

@@ -273,6 +273,17 @@ FAMILIES = {
         lambda index=1: S.switch(index, [_cos(), S.step_decay(1.0, 0.5, 20), S.constant(0.3)]),
         {"index": [0, 1, 2]},
     ),
+    "anneal_to": (
+        lambda value=0.01, start=50, steps=10, peak=1.0: S.anneal_to(
+            _cos(peak), value, start, steps
+        ),
+        {
+            "value": [0.0, 0.01, 0.5],
+            "start": [0, 50, 120],
+            "steps": [0, 10, 33],
+            "peak": [0.5, 1.0, 2.0],
+        },
+    ),
     "from_fn": (
         lambda scale=0.1: S.from_fn(_rsqrt, {"scale": scale}),
         {"scale": [0.1, 0.5, 1.0]},

@@ -7,6 +7,7 @@ argument compiles once for all its values. See `Schedule` for the shared convent
 
 from lrjax.schedules.base import Schedule, anneal, static
 from lrjax.schedules.combinators import (
+    anneal_to,
     clip,
     from_fn,
     join,
@@ -41,6 +42,7 @@ from lrjax.schedules.noise import noise, random_uniform
 __all__ = [
     "Schedule",
     "anneal",
+    "anneal_to",
     "clip",
     "constant",
     "cosine_decay",

@@ -248,6 +248,62 @@ class switch(Schedule):
         return lax.switch(index, branches, step)
 
 
+@_checks.arguments(
+    schedule=_checks.real(0, schedule=True),
+    value=_checks.NONNEGATIVE,
+    start=_checks.START,
+    steps=_checks.START,
+)
+class anneal_to(Schedule):
+    """Follow ``schedule`` until step ``start``, then anneal from the rate it had there to
+    ``value`` over ``steps`` steps, and hold ``value``: the SWA rate (PyTorch's ``SWALR``).
+
+    * k < start: ``schedule(k)``
+    * k >= start: ``anneal(schedule(start), value, min((k - start) / steps, 1), shape)``,
+      with ``shape`` ``"cosine"`` or ``"linear"``; ``steps = 0`` jumps to ``value`` at
+      ``start``.
+
+    ``schedule`` may be a number (a constant rate). torch's ``SWALR`` anneals from the
+    optimizer's rate at the moment it is first stepped; that is ``schedule(start)`` here,
+    so the curve is continuous. In torch's SWA loop (``if epoch > swa_start:
+    swa_scheduler.step() else: scheduler.step()``, one step per epoch) the SWA phase
+    starts at ``start = swa_start + 1``; `lrjax.compat.torch.SWALR` is this schedule with
+    torch's arguments. All numeric fields may be traced.
+
+    Reference: Izmailov et al., "Averaging weights leads to wider optima and better
+    generalization", UAI 2018; ``torch.optim.swa_utils.SWALR``.
+
+    Examples:
+        >>> from lrjax.schedules import cosine_decay
+        >>> s = anneal_to(cosine_decay(0.1, 100), 0.01, start=50, steps=10, shape="linear")
+        >>> [round(float(s(k)), 6) for k in (0, 50, 55, 60, 99)]
+        [0.1, 0.05, 0.03, 0.01, 0.01]
+    """
+
+    schedule: Schedule | ArrayLike
+    value: ArrayLike
+    start: ArrayLike = 0
+    steps: ArrayLike = 10
+    shape: str = static("cosine")
+
+    def __post_init__(self):
+        _checks.one_of("shape", self.shape, ("cosine", "linear"))
+
+    def _at(self, step, dtype):
+        if callable(self.schedule):
+            return self.schedule(step).astype(dtype)
+        return jnp.broadcast_to(jnp.asarray(self.schedule, dtype), jnp.shape(step))
+
+    def _value(self, step, dtype):
+        begin = self._at(jnp.asarray(self.start), dtype)
+        steps = jnp.asarray(self.steps, dtype)
+        pct = (step - self.start).astype(dtype) / jnp.where(steps > 0, steps, 1)
+        pct = jnp.where(steps > 0, jnp.clip(pct, 0, 1), 1)
+        value = jnp.asarray(self.value, dtype)
+        after = jnp.where(pct >= 1, value, anneal(begin, value, pct, self.shape))  # exact
+        return jnp.where(step < self.start, self._at(step, dtype), after)
+
+
 @_checks.arguments(fn=_checks.function())
 class from_fn(Schedule):
     """lr(k) = fn(k, **params) for a jax-traceable ``fn``.

@@ -66,6 +66,7 @@ from lrjax.transforms.base import (
     check_structure,
     is_zero,
 )
+from lrjax.transforms.factored import torch_adafactor
 
 __all__ = [
     "SGD",
@@ -79,6 +80,8 @@ __all__ = [
     "NAdam",
     "RAdam",
     "RMSprop",
+    "Adafactor",
+    "SparseAdam",
 ]
 
 _KERNEL_FLAGS = frozenset({"foreach", "fused", "capturable", "differentiable"})
@@ -590,6 +593,40 @@ def Adamax(
     return _finish(opt, maximize, flags)
 
 
+@accepts_groups
+@_checks.arguments(
+    _torch_message,
+    lr=_checks.real(0, open_low=True, schedule=True, shape="one"),
+    eps=_checks.real(0, open_low=True, schedule=True),
+)
+def SparseAdam(
+    lr: Hyper = 1e-3,
+    betas: Sequence[Hyper] = (0.9, 0.999),
+    eps: Hyper = 1e-8,
+    maximize: bool = False,
+    **flags,
+) -> optax.GradientTransformation:
+    """``torch.optim.SparseAdam``: `lrjax.transforms.lazy_adam` (eps on the uncorrected
+    root, the global step count in the bias corrections) with every parameter a table
+    whose rows (slices along axis 0) move only when their gradient is non-zero, as the
+    rows of ``nn.Embedding(sparse=True)``'s gradient. JAX gradients are dense: a row
+    whose gradient is exactly zero counts as absent (torch counts a row present when the
+    sparse gradient lists it, even with zero values; see `lrjax.transforms.lazy`).
+
+    Checks, as torch: lr > 0, eps > 0, betas in [0, 1); complex params are refused."""
+    lr, b1, b2 = _adam_checks(lr, betas)
+    with _checks.peer_rules():
+        opt = transforms.lazy_adam(lr, b1, b2, eps, tables=True)
+    finished = _finish(opt, maximize, flags)
+
+    def init(params):
+        if any(jnp.iscomplexobj(p) for p in jax.tree.leaves(params)):
+            raise ValueError("SparseAdam does not support complex parameters (as torch)")
+        return finished.init(params)
+
+    return optax.GradientTransformation(init, finished.update)
+
+
 def _positive_pair(name: str, pair: Sequence[Hyper]) -> tuple:
     """Two finite numbers (a bool or a string is a `TypeError` naming the entry)."""
     first, second = _checks.pair(name, pair)
@@ -659,3 +696,90 @@ def ASGD(
             lr if callable(lr) else _to_scalar(lr), lambd, alpha, t0, weight_decay
         )
     return _finish(opt, maximize, flags)
+
+
+# torch's phrases for Adafactor's checks (its own wording, not the "Invalid ..." of the others)
+_ADAFACTOR_PHRASES = {
+    "lr": "Learning rate should be >= 0 but is",
+    "beta2_decay": "beta2_decay should be <= 0 but is",
+    "d": "Clipping threshold d should be >= 1 but is",
+    "weight_decay": "weight_decay should be >= 0 but is",
+}
+
+
+def _adafactor_message(name: str, value: Any, error: Exception) -> str | None:
+    if isinstance(error, TypeError):
+        return None
+    if " must be a scalar" in str(error):
+        return f"Tensor {name} must be 1-element ({error})"
+    return f"{_ADAFACTOR_PHRASES[name]}: {value} ({error})"
+
+
+def _adafactor_eps(eps: Sequence[Any]) -> tuple:
+    """torch's ``eps = (eps1, eps2)``: eps1 None (the dtype's machine epsilon) or a number
+    >= 0, eps2 a number >= 0; finite, not a bool or a string."""
+    eps1, eps2 = _checks.pair("eps", eps)
+    for i, v, phrase in ((0, eps1, "epsilon1"), (1, eps2, "epsilon2")):
+        if i == 0 and v is None:
+            continue
+        _checks.numeric(f"eps[{i}]", v)
+        _rule(f"eps[{i}]", v, lambda x: x >= 0, f"{phrase} should be >= 0 but is", ">= 0")
+    return (None if eps1 is None else _to_scalar(eps1)), _to_scalar(eps2)
+
+
+def _real_params_only(opt: optax.GradientTransformation, name: str):
+    """`opt`, whose init refuses complex params as torch's optimizer does."""
+
+    def init(params):
+        if any(jnp.iscomplexobj(p) for p in jax.tree.leaves(params)):
+            raise ValueError(f"{name} does not support complex parameters (as torch's)")
+        return opt.init(params)
+
+    return optax.GradientTransformation(init, opt.update)
+
+
+@accepts_groups
+@_checks.arguments(
+    _adafactor_message,
+    lr=_LR,
+    beta2_decay=_checks.real(None, 0),
+    d=_checks.real(1),
+    weight_decay=_NONNEGATIVE,
+)
+def Adafactor(
+    lr: Hyper = 1e-2,
+    beta2_decay: Hyper = -0.8,
+    eps: Sequence[Any] = (None, 1e-3),
+    d: Hyper = 1.0,
+    weight_decay: Hyper = 0.0,
+    *,
+    maximize: bool = False,
+    **flags,
+) -> optax.GradientTransformation:
+    """``torch.optim.Adafactor``: `lrjax.transforms.factored.torch_adafactor`, per
+    parameter (t = its step):
+
+        ρ_t = min(lr_t, 1/sqrt(t)),   θ ← θ (1 - lr_t weight_decay)
+        V from row and column averages of g² over the last two dimensions of a tensor
+        (a running average of g² for vectors and scalars), β2_t = 1 - t^beta2_decay
+        θ ← θ - max(eps2, RMS(θ)) ρ_t U / max(1, RMS(U) / d),  U = g / max(sqrt(V), eps1)
+
+    ``eps = (eps1, eps2)``; eps1 None is the param dtype's machine epsilon. Unlike
+    `lrjax.adafactor` (optax's form): eps floors the estimate instead of being added to
+    g², every tensor of two or more dimensions is factored (over its last two), lr caps
+    the relative step ρ_t and scales the (decoupled) weight decay. `lrjax.applied_lr`
+    reports ρ_t. Complex parameters are refused, as by torch. A scheduled ``lr`` (and
+    weight decay) is the group's: a parameter whose gradient is None keeps its step
+    count t, while its schedule moves on with the others', as with torch's scheduler.
+    """
+    eps1, eps2 = _adafactor_eps(eps)
+    with _checks.peer_rules():
+        opt = torch_adafactor(
+            lr if callable(lr) else _to_scalar(lr),
+            beta2_decay,
+            eps1,
+            eps2,
+            d,
+            weight_decay,
+        )
+    return _real_params_only(_finish(opt, maximize, flags), "Adafactor")
