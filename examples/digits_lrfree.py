@@ -72,11 +72,12 @@ def batches(n_train: int, steps: int, batch: int = 64, seed: int = 1) -> np.ndar
 
 def train(opt, params, data, idx, evaluate=lambda state, params: params):
     x, y = data
+    opt = optax.with_extra_args_support(opt)  # the loss goes to those that read it (Polyak)
 
     def step(carry, b):
         p, s = carry
         loss, g = jax.value_and_grad(loss_fn)(p, x[b], y[b])
-        u, s = opt.update(g, s, p)
+        u, s = opt.update(g, s, p, value=loss)
         return (optax.apply_updates(p, u), s), loss
 
     (p, s), losses = jax.lax.scan(step, (params, opt.init(params)), idx)
@@ -101,6 +102,13 @@ def methods():
             lrjax.schedule_free_eval_params,
         ),
         "adam_hd (lr 1e-3)": (adaptive.adam_hd(1e-3), last),
+        # Mechanic tunes a scale s of the base's steps, so the base runs at rate 1 (the
+        # mechanic-pytorch README's advice): s is the learned rate.
+        "mechanic (adam, base lr 1)": (adaptive.mechanize(lrjax.adam(1.0)), last),
+        "cocob": (adaptive.cocob(), last),
+        "dowg": (adaptive.dowg(), last),
+        # cross-entropy is >= 0, and an MLP this size nearly interpolates the training set
+        "polyak_sgd (f_min 0)": (adaptive.polyak_sgd(), last),
     }
 
 
