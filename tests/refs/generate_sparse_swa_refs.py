@@ -38,6 +38,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+# The shared problem and the JSON conversion of torch's state: the script's own folder is
+# on sys.path when it runs.
+from generate_optimizer_refs import CUBIC_COEF, P0, A, B, _jsonable
 from torch import nn
 from torch.optim import swa_utils
 
@@ -46,31 +50,9 @@ torch.set_default_dtype(torch.float64)
 N_STEPS = 50
 OUT = Path(__file__).resolve().parent / "sparse_swa_refs.json"
 
-# The shared optimizer problem (peer_refs.json["problem"]), copied verbatim.
-P0 = [1.0, -2.0, 0.5, 3.0, -1.5, 0.25, -0.75]
-A = [
-    [2.0, 0.25, -0.125, 0.0, 0.0, 0.0, 0.0],
-    [0.25, 2.5, 0.25, -0.125, 0.0, 0.0, 0.0],
-    [-0.125, 0.25, 3.0, 0.25, -0.125, 0.0, 0.0],
-    [0.0, -0.125, 0.25, 3.5, 0.25, -0.125, 0.0],
-    [0.0, 0.0, -0.125, 0.25, 4.0, 0.25, -0.125],
-    [0.0, 0.0, 0.0, -0.125, 0.25, 4.5, 0.25],
-    [0.0, 0.0, 0.0, 0.0, -0.125, 0.25, 5.0],
-]
-B = [0.5, -1.0, 0.0, 2.0, 0.25, -0.5, 1.0]
-CUBIC_COEF = 0.1
-
 
 def grad(p):
     return torch.tensor(A) @ p - torch.tensor(B) + CUBIC_COEF * (p * p * p)
-
-
-def _jsonable(value):
-    if isinstance(value, torch.Tensor):
-        return value.item() if value.dim() == 0 else value.tolist()
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 def _state(opt, p):
