@@ -4,6 +4,7 @@ from lrjax import adaptive, compat, finder, schedules, sweep, train_state, trans
 from lrjax.adaptive import (
     ReduceOnPlateau,
     decay_on_gradient_stall,
+    polyak_sgd,
     reduce_on_plateau,
     scale_by_loss,
 )
@@ -80,6 +81,7 @@ __all__ = [
     "nadam",
     "novograd",
     "param_groups",
+    "polyak_sgd",
     "radam",
     "reduce_on_plateau",
     "rmsprop",
