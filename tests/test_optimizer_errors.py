@@ -185,6 +185,12 @@ def test_unknown_torch_keyword_is_a_type_error():
         torch.SGD(amsgrad=True)
 
 
+def test_sparse_adam_has_no_kernel_choices():
+    """torch's SparseAdam takes no ``foreach``/``fused`` (torch raises a TypeError too)."""
+    with pytest.raises(TypeError, match="foreach"):
+        torch.SparseAdam(foreach=True)
+
+
 @pytest.mark.parametrize(
     "call",
     [

@@ -604,7 +604,6 @@ def SparseAdam(
     betas: Sequence[Hyper] = (0.9, 0.999),
     eps: Hyper = 1e-8,
     maximize: bool = False,
-    **flags,
 ) -> optax.GradientTransformation:
     """``torch.optim.SparseAdam``: `lrjax.transforms.lazy_adam` (eps on the uncorrected
     root, the global step count in the bias corrections) with every parameter a table
@@ -613,11 +612,13 @@ def SparseAdam(
     whose gradient is exactly zero counts as absent (torch counts a row present when the
     sparse gradient lists it, even with zero values; see `lrjax.transforms.lazy`).
 
-    Checks, as torch: lr > 0, eps > 0, betas in [0, 1); complex params are refused."""
+    Checks, as torch: lr > 0, eps > 0, betas in [0, 1); complex params are refused.
+    torch's SparseAdam has no kernel choices, so ``foreach`` and ``fused`` are refused
+    as unknown keywords, as torch refuses them."""
     lr, b1, b2 = _adam_checks(lr, betas)
     with _checks.peer_rules():
         opt = transforms.lazy_adam(lr, b1, b2, eps, tables=True)
-    finished = _finish(opt, maximize, flags)
+    finished = _finish(opt, maximize, {})
 
     def init(params):
         if any(jnp.iscomplexobj(p) for p in jax.tree.leaves(params)):
