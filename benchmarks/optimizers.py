@@ -1,4 +1,5 @@
-"""Optimizers against optax, in one process: step time, memory bandwidth, compile time.
+"""Optimizers against optax and PyTorch, in one process: step time, memory bandwidth,
+compile time.
 
     python -m benchmarks.optimizers [--rounds 10] [--iters 5] [--mode step loop]
                                     [--sizes 1x2^24 512x2^15 transformer] [--long]
@@ -68,6 +69,12 @@ its min and max. Step-mode times include dispatching the whole pytree, which wit
 leaves is a sizeable part of a step on CPU; both libraries pay it alike, and loop mode shows
 the time without it.
 
+PyTorch (`benchmarks/torch_peer.py`, when torch is installed): on the ``step`` rows,
+``optimizer.step()`` of the torch optimizer with lrjax's hyperparameters, on its own float32
+copy of the same parameters with the same gradients, in each form torch runs on the device
+(``foreach``, ``fused``), timed in the same alternating rounds; reported per form, with the
+median of per-round ratios lrjax / fastest form. torch has no counterpart of ``loop``.
+
 Bandwidth: each step must at least read the gradients and parameters, write the parameters
 and read and write every state array (none for plain SGD; one for SGD with momentum, AdaGrad
 and RMSprop; two for AdaDelta and the Adam family), so it moves (3 + 2 * states) * 4 bytes per
@@ -93,9 +100,11 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 import lrjax
+from benchmarks import torch_peer
 
 # name -> (number of leaves, log2 of the leaf size), lists of equal leaves
 LISTS = {"1x2^24": (1, 24), "512x2^15": (512, 15), "4096x2^12": (4096, 12)}
@@ -284,6 +293,30 @@ class _Copy:
         return dt / (calls * self.steps)
 
 
+def _torch_runners(name: str, shapes, grads) -> dict:
+    """torch's forms of `name` on their own copy of the params, with the same grads."""
+    params = [np.asarray(x) for x in jax.tree.leaves(_tree(1, shapes))]
+    return torch_peer.runners(name, params, [np.asarray(g) for g in jax.tree.leaves(grads)])
+
+
+def _torch_columns(t: dict, med: dict, step_bytes: int) -> dict:
+    """Per torch form: ms per step and GB/s of the update's own traffic; and lrjax over the
+    fastest form, as the median of per-round ratios with its min and max."""
+    forms = [lib.removeprefix("torch_") for lib in t if lib.startswith("torch_")]
+    if not forms:
+        return {}
+    best = min(forms, key=lambda f: med[f"torch_{f}"])
+    ratios = [a / b for a, b in zip(t["lrjax"], t[f"torch_{best}"], strict=True)]
+    columns = {f"torch_{f}_ms": 1e3 * med[f"torch_{f}"] for f in forms}
+    columns |= {f"torch_{f}_gbps": step_bytes / med[f"torch_{f}"] / 1e9 for f in forms}
+    return columns | {
+        "torch_best": best,
+        "torch_ratio_median": statistics.median(ratios),
+        "torch_ratio_min": min(ratios),
+        "torch_ratio_max": max(ratios),
+    }
+
+
 def benchmark(
     optimizers: list[str],
     problems: list[str],
@@ -322,11 +355,16 @@ def benchmark(
                     fn = _step(opt) if mode == "step" else _loop(opt, loop_steps)
                     compiled, compile_s[lib] = _compile(fn, params, state, grads)
                     runners[lib] = _Runner(compiled, params, state, grads, steps[mode])
-                runners["lrjax"](warmup[mode]), runners["optax"](warmup[mode])
-                t = {"lrjax": [], "optax": [], "copy": []}
+                # torch has no loop form: its columns are on the step rows
+                torch_forms = {} if mode == "loop" else _torch_runners(name, shapes, grads)
+                runners.update({f"torch_{form}": r for form, r in torch_forms.items()})
+                for runner in runners.values():
+                    runner(warmup[mode])
+                t = {lib: [] for lib in runners} | {"copy": []}
                 ratios = []
                 for r in range(rounds):
-                    for lib in ("lrjax", "optax") if r % 2 == 0 else ("optax", "lrjax"):
+                    libs = list(runners) if r % 2 == 0 else list(reversed(runners))
+                    for lib in libs:
                         t[lib].append(runners[lib](calls[mode]))
                     t["copy"].append(copies[mode](calls[mode]))
                     ratios.append(t["lrjax"][-1] / t["optax"][-1])
@@ -362,6 +400,7 @@ def benchmark(
                         "optax_copy_fraction": gbps["optax"] / gbps["copy"],
                         "lrjax_compile_s": compile_s["lrjax"],
                         "optax_compile_s": compile_s["optax"],
+                        **_torch_columns(t, med, step_bytes),
                     }
                 )
                 print(
@@ -378,7 +417,7 @@ def _table(rows: list[dict]) -> list[str]:
     lines = [
         f"{'optimizer':12s} {'problem':14s} {'mode':4s} {'lrjax ms':>9s} {'optax ms':>9s} "
         f"{'ratio [min, max]':>18s} {'lrjax GB/s':>12s} {'optax GB/s':>12s} {'copy GB/s':>9s} "
-        f"{'compile s l/o':>13s}"
+        f"{'compile s l/o':>13s} {'torch ms (best)':>17s} {'lrjax/torch':>11s}"
     ]
     for r in rows:
         compile_s = f"{r['lrjax_compile_s']:.2f}/{r['optax_compile_s']:.2f}"
@@ -387,9 +426,16 @@ def _table(rows: list[dict]) -> list[str]:
             f"{r['optax_ms']:9.3f} {r['ratio_median']:5.2f} [{r['ratio_min']:.2f}, "
             f"{r['ratio_max']:.2f}] {r['lrjax_gbps']:5.1f} ({r['lrjax_copy_fraction']:.2f}) "
             f"{r['optax_gbps']:5.1f} ({r['optax_copy_fraction']:.2f}) {r['copy_gbps']:9.1f} "
-            f"{compile_s:>13s}"
+            f"{compile_s:>13s} {_torch_text(r)}"
         )
     return lines
+
+
+def _torch_text(r: dict) -> str:
+    if "torch_best" not in r:
+        return f"{'—':>17s} {'—':>11s}"
+    best = r["torch_best"]
+    return f"{r[f'torch_{best}_ms']:9.3f} ({best:7s}) {r['torch_ratio_median']:11.2f}"
 
 
 def main() -> None:
@@ -449,6 +495,7 @@ def main() -> None:
             "jax": jax.__version__,
             "optax": optax.__version__,
             "lrjax": lrjax.__version__,
+            "torch": torch_peer.version() or "not installed",
             "python": platform.python_version(),
         },
         "date": time.strftime("%Y-%m-%d"),

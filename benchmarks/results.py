@@ -13,6 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
+FORMS = ("foreach", "fused")  # torch's implementations, as benchmarks/torch_peer.py names them
+
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -45,6 +47,7 @@ def optimizers(data: dict) -> str:
                 f"{r['lrjax_gbps']:.1f}",
                 f"{r['lrjax_copy_fraction']:.2f} / {r['optax_copy_fraction']:.2f}",
                 f"{r['lrjax_compile_s']:.2f} / {r['optax_compile_s']:.2f}",
+                *_torch_cells(r),
             ]
         )
     header = [
@@ -57,13 +60,29 @@ def optimizers(data: dict) -> str:
         "lrjax GB/s",
         "copy fraction lrjax / optax",
         "compile s lrjax / optax",
+        "torch foreach / fused ms/step",
+        "torch GB/s (best)",
+        "lrjax / best torch [min, max]",
     ]
     return (
         "Step time of `opt.update` + `optax.apply_updates`, float32, params and state "
         "donated; `step` is one jitted call per step, `loop` is steps inside a jitted "
         "`lax.scan`. Ratio: median of per-round ratios (lrjax / optax) with min and max. "
-        "Copy fraction: achieved bandwidth over a measured copy's.\n\n" + _table(header, rows)
+        "Copy fraction: achieved bandwidth over a measured copy's. GB/s count the traffic "
+        "the update needs: reading gradients and parameters, writing parameters, reading "
+        "and writing each state array (7 floats per parameter for Adam). torch: "
+        "`optimizer.step()` on the same buffers, timed in the same rounds, on the `step` "
+        "rows (torch has no loop form); a form torch lacks here is shown as —.\n\n"
+        + _table(header, rows)
     )
+
+
+def _torch_cells(r: dict) -> list[str]:
+    if "torch_best" not in r:
+        return ["—", "—", "—"]
+    forms = [f"{r[f'torch_{f}_ms']:.2f}" if f"torch_{f}_ms" in r else "—" for f in FORMS]
+    best = r["torch_best"]
+    return [" / ".join(forms), f"{r[f'torch_{best}_gbps']:.1f} ({best})", _spread(r, "torch_ratio")]
 
 
 def schedules(data: dict) -> str:
@@ -175,8 +194,8 @@ def main() -> None:
     parts = [
         "# Benchmark results\n",
         "Written by `make bench` (`python -m benchmarks.results` from the JSON files in "
-        "`benchmarks/results/`). Every ratio is lrjax / optax measured alternately in one "
-        "process; lower is better.\n",
+        "`benchmarks/results/`). Every ratio is lrjax / optax (or lrjax / torch where the "
+        "column says so) measured alternately in one process; lower is better.\n",
     ]
     for name, render in SECTIONS.items():
         for path in sorted(args.dir.glob(f"{name}_*.json")):
