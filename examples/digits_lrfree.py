@@ -102,8 +102,8 @@ def methods():
             lrjax.schedule_free_eval_params,
         ),
         "adam_hd (lr 1e-3)": (adaptive.adam_hd(1e-3), last),
-        # Mechanic tunes a scale s of the base's steps, so the base runs at rate 1 (the
-        # mechanic-pytorch README's advice): s is the learned rate.
+        # Mechanic learns a scale s of the base's steps: with the base at rate 1, s is the
+        # learned rate.
         "mechanic (adam, base lr 1)": (adaptive.mechanize(lrjax.adam(1.0)), last),
         "cocob": (adaptive.cocob(), last),
         "dowg": (adaptive.dowg(), last),
